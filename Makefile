@@ -1,0 +1,49 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PY ?= python3
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(PY) -m uv
+endif
+export DAGSTER_HOME ?= $(CURDIR)/.dagster
+DAGSTER_PORT ?= 3000
+STREAMLIT_PORT ?= 8501
+
+.PHONY: run test lint sync ui bench clean-data
+
+# uv itself comes from PyPI when the machine has none.
+sync:
+	@$(UV) --version >/dev/null 2>&1 || $(PY) -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet
+
+## Run the whole batch (demo data is generated when the inbox is empty).
+run: sync
+	@mkdir -p "$(DAGSTER_HOME)"
+	$(UV) run oms run --demo-if-empty
+
+lint: sync
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	cd dbt_project && OMS_WAREHOUSE="$(CURDIR)/dbt_project/target/lint.duckdb" \
+		$(UV) run sqlfluff lint models tests --processes 2
+
+## Lint, then every test (unit, integration, e2e; slow ones included).
+test: lint
+	$(UV) run pytest
+
+## Dagster UI and the dashboards, on localhost.
+ui: sync
+	@mkdir -p "$(DAGSTER_HOME)"
+	@echo "Dagster UI:  http://127.0.0.1:$(DAGSTER_PORT)"
+	@echo "Dashboards:  http://127.0.0.1:$(STREAMLIT_PORT)"
+	@trap 'kill 0' EXIT INT TERM; \
+	$(UV) run streamlit run dashboards/streamlit_app.py --server.headless true \
+		--server.address 127.0.0.1 --server.port $(STREAMLIT_PORT) & \
+	$(UV) run dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DAGSTER_PORT)
+
+bench: sync
+	$(UV) run python benchmarks/bench_generator.py
+
+## Forget all runtime data (warehouse, inbox, archive, outbox, Dagster runs).
+clean-data:
+	rm -rf data/warehouse data/inbox data/archive data/rejected data/outbox .dagster
