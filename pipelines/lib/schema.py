@@ -1,0 +1,300 @@
+"""The one source of truth for every table the platform writes.
+
+Each table is declared once as a :class:`Table`; the DuckDB DDL, the Polars schema and the
+column documentation (``oms schema``) are all derived from it. Adding a column here is all a
+later stage needs to do: :func:`pipelines.lib.warehouse.migrate` adds it to an existing
+warehouse without touching the rows already there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+#: Bumped whenever a table or column is added; recorded in ``raw.schema_version``.
+SCHEMA_VERSION = 1
+
+MONEY = "DECIMAL(18,2)"
+
+_POLARS_TYPES: dict[str, pl.DataType] = {
+    "VARCHAR": pl.String(),
+    "BIGINT": pl.Int64(),
+    "INTEGER": pl.Int32(),
+    "DOUBLE": pl.Float64(),
+    "BOOLEAN": pl.Boolean(),
+    "DATE": pl.Date(),
+    "TIMESTAMPTZ": pl.Datetime("us", "UTC"),
+    MONEY: pl.Decimal(18, 2),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sql_type: str
+    doc: str
+    nullable: bool = True
+
+    @property
+    def polars_type(self) -> pl.DataType:
+        return _POLARS_TYPES[self.sql_type]
+
+    @property
+    def ddl(self) -> str:
+        return f'"{self.name}" {self.sql_type}{"" if self.nullable else " NOT NULL"}'
+
+
+@dataclass(frozen=True)
+class Table:
+    schema: str
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = field(default=())
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def polars_schema(self) -> pl.Schema:
+        return pl.Schema({c.name: c.polars_type for c in self.columns})
+
+    def create_sql(self) -> str:
+        parts = [c.ddl for c in self.columns]
+        if self.primary_key:
+            parts.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")
+        body = ",\n    ".join(parts)
+        return f"CREATE TABLE IF NOT EXISTS {self.qualified} (\n    {body}\n)"
+
+    def empty(self) -> pl.DataFrame:
+        return pl.DataFrame(schema=self.polars_schema)
+
+    def conform(self, df: pl.DataFrame, only: tuple[str, ...] | None = None) -> pl.DataFrame:
+        """Return ``df`` with exactly this table's columns (or ``only`` those), typed.
+
+        Missing nullable columns are added as nulls; extra columns are dropped. A missing
+        NOT NULL column is a programming error and raises.
+        """
+        exprs = []
+        for c in self.columns:
+            if only is not None and c.name not in only:
+                continue
+            if c.name in df.columns:
+                exprs.append(pl.col(c.name).cast(c.polars_type))
+            elif c.nullable:
+                exprs.append(pl.lit(None, dtype=c.polars_type).alias(c.name))
+            else:
+                raise KeyError(f"{self.qualified}: required column {c.name!r} is missing")
+        return df.select(exprs)
+
+
+def _lineage() -> tuple[Column, ...]:
+    return (
+        Column("source_file", "VARCHAR", "Name of the inbox file the row came from.", False),
+        Column("source_row", "BIGINT", "1-based record number inside that file.", False),
+        Column("run_id", "VARCHAR", "Batch run that last wrote the row.", False),
+    )
+
+
+# --- vocabularies ---------------------------------------------------------------------------
+
+CHANNELS = ("shopify", "woocommerce", "amazon", "phone", "email", "exchange")
+SERVICE_LEVELS = ("overnight", "expedited", "standard")
+ORDER_STATUSES = (
+    "received",
+    "on_hold",
+    "ready",
+    "allocated",
+    "partially_allocated",
+    "backordered",
+    "released",
+    "partially_shipped",
+    "shipped",
+    "delivered",
+    "cancelled",
+    "partially_returned",
+    "returned",
+)
+PAYMENT_STATUSES = (
+    "paid",
+    "authorized",
+    "pending",
+    "on_account",
+    "partially_paid",
+    "partially_refunded",
+    "refunded",
+    "voided",
+    "failed",
+    "unknown",
+)
+FILE_STATUSES = ("processed", "rejected", "duplicate")
+
+
+# --- tables ---------------------------------------------------------------------------------
+
+FILES = Table(
+    "raw",
+    "files",
+    "File registry: every file the inbox ever received, recognised by its content hash.",
+    (
+        Column("receipt_id", "VARCHAR", "One receipt of a file: hash prefix, run and name.", False),
+        Column("file_id", "VARCHAR", "SHA-256 of the file's bytes (the file's identity).", False),
+        Column("file_name", "VARCHAR", "Name the file had in the inbox.", False),
+        Column("size_bytes", "BIGINT", "Size of the file in bytes.", False),
+        Column("detected_format", "VARCHAR", "Adapter that recognised the content."),
+        Column("channel", "VARCHAR", "Sales channel of the orders in the file."),
+        Column("status", "VARCHAR", "processed, rejected or duplicate.", False),
+        Column("reason", "VARCHAR", "Why a file was rejected (with line/byte)."),
+        Column("orders", "BIGINT", "Orders read from the file."),
+        Column("lines", "BIGINT", "Order lines read from the file."),
+        Column("received_at", "TIMESTAMPTZ", "When the batch picked the file up.", False),
+        Column("stored_path", "VARCHAR", "Where the file lies now (archive or rejected)."),
+        Column("run_id", "VARCHAR", "Batch run that handled the file.", False),
+    ),
+    primary_key=("receipt_id",),
+)
+
+BATCH_RUNS = Table(
+    "raw",
+    "batch_runs",
+    "One row per batch run: when, how it ended and what it did.",
+    (
+        Column(
+            "run_id", "VARCHAR", "Run identifier (the Dagster run id when run by Dagster).", False
+        ),
+        Column("started_at", "TIMESTAMPTZ", "Start of the run.", False),
+        Column("finished_at", "TIMESTAMPTZ", "End of the run (null while running)."),
+        Column("status", "VARCHAR", "running, success or failure.", False),
+        Column("message", "VARCHAR", "Failure message or summary."),
+    ),
+    primary_key=("run_id",),
+)
+
+ORDERS = Table(
+    "oms",
+    "orders",
+    "Canonical orders: one row per order_key, whatever channel it came from.",
+    (
+        Column(
+            "order_key", "VARCHAR", "'{channel}:{external_order_id}', the order's identity.", False
+        ),
+        Column("channel", "VARCHAR", "Sales channel: " + ", ".join(CHANNELS) + ".", False),
+        Column(
+            "source_format",
+            "VARCHAR",
+            "Adapter that read it (shopify_csv, amazon_tsv, ...).",
+            False,
+        ),
+        Column("external_order_id", "VARCHAR", "The order's id in its channel.", False),
+        Column("order_number", "VARCHAR", "Number the customer sees (#1050, 114-...)."),
+        Column("ordered_at", "TIMESTAMPTZ", "When the customer placed the order (UTC).", False),
+        Column(
+            "ordered_at_offset",
+            "VARCHAR",
+            "UTC offset the channel gave the timestamp, e.g. -05:00.",
+        ),
+        Column("channel_status", "VARCHAR", "Status as the channel wrote it."),
+        Column("status", "VARCHAR", "Lifecycle status: " + ", ".join(ORDER_STATUSES) + ".", False),
+        Column("customer_name", "VARCHAR", "Buyer's name."),
+        Column("email", "VARCHAR", "Buyer's email."),
+        Column("phone", "VARCHAR", "Buyer's phone, as given."),
+        Column("accepts_marketing", "BOOLEAN", "Consent to non-transactional messages."),
+        Column("ship_name", "VARCHAR", "Recipient name."),
+        Column("ship_company", "VARCHAR", "Recipient company."),
+        Column("ship_address1", "VARCHAR", "Street address, first line."),
+        Column("ship_address2", "VARCHAR", "Street address, second line."),
+        Column("ship_city", "VARCHAR", "City."),
+        Column("ship_region", "VARCHAR", "State/province code or name."),
+        Column("ship_postal_code", "VARCHAR", "Postal code (apostrophe prefixes stripped)."),
+        Column("ship_country", "VARCHAR", "ISO 3166-1 alpha-2 country code."),
+        Column("currency", "VARCHAR", "ISO 4217 currency code."),
+        Column("subtotal", MONEY, "Sum of line totals before order-level discount."),
+        Column("shipping_amount", MONEY, "Shipping charged."),
+        Column("tax_amount", MONEY, "Tax charged."),
+        Column("discount_amount", MONEY, "Order-level discount."),
+        Column("order_total", MONEY, "What the customer pays."),
+        Column("payment_method", "VARCHAR", "Payment method as named by the channel."),
+        Column("payment_status", "VARCHAR", "Canonical: " + ", ".join(PAYMENT_STATUSES) + "."),
+        Column("service_level", "VARCHAR", "Canonical: " + ", ".join(SERVICE_LEVELS) + ".", False),
+        Column("ship_by", "TIMESTAMPTZ", "Latest ship time promised to the channel (UTC)."),
+        Column("ship_complete", "BOOLEAN", "True when the order may not be split.", False),
+        Column("cancelled_at", "TIMESTAMPTZ", "When the channel cancelled the order."),
+        Column("notes", "VARCHAR", "Customer or staff notes."),
+        Column("source_message_id", "VARCHAR", "Message-ID of the email that carried the file."),
+        Column(
+            "content_hash",
+            "VARCHAR",
+            "Hash of the canonical content, to tell a real update.",
+            False,
+        ),
+        Column("received_at", "TIMESTAMPTZ", "When the platform first saw the order.", False),
+        Column("updated_at", "TIMESTAMPTZ", "When the canonical order last changed.", False),
+        *_lineage(),
+    ),
+    primary_key=("order_key",),
+)
+
+ORDER_LINES = Table(
+    "oms",
+    "order_lines",
+    "Canonical order lines: one row per (order_key, line_no).",
+    (
+        Column("order_key", "VARCHAR", "Order the line belongs to.", False),
+        Column("line_no", "INTEGER", "1-based position of the line in its order.", False),
+        Column("external_line_id", "VARCHAR", "The line's id in its channel (order-item-id, ...)."),
+        Column("sku", "VARCHAR", "Stock keeping unit as the channel sent it."),
+        Column("product_name", "VARCHAR", "Product name as the channel sent it."),
+        Column("quantity", "BIGINT", "Units ordered (validated to be >= 1 later)."),
+        Column("unit_price", MONEY, "Price of one unit before line discount."),
+        Column("line_discount", MONEY, "Discount on the whole line."),
+        Column("line_total", MONEY, "quantity x unit_price - line_discount."),
+        Column("requires_shipping", "BOOLEAN", "False for digital goods and services.", False),
+        *_lineage(),
+    ),
+    primary_key=("order_key", "line_no"),
+)
+
+ORDER_EVENTS = Table(
+    "oms",
+    "order_events",
+    "Append-only history of every order's transitions; read by tracking, notices, analytics.",
+    (
+        Column(
+            "event_id", "VARCHAR", "Deterministic id, so a repeated event is stored once.", False
+        ),
+        Column("order_key", "VARCHAR", "Order the event is about.", False),
+        Column(
+            "event", "VARCHAR", "What happened: received, updated, cancelled, on_hold, ...", False
+        ),
+        Column("at", "TIMESTAMPTZ", "When it happened (UTC).", False),
+        Column("detail", "VARCHAR", "Human-readable detail."),
+        Column("run_id", "VARCHAR", "Batch run that recorded it.", False),
+    ),
+    primary_key=("event_id",),
+)
+
+TABLES: tuple[Table, ...] = (FILES, BATCH_RUNS, ORDERS, ORDER_LINES, ORDER_EVENTS)
+SCHEMAS: tuple[str, ...] = ("raw", "oms", "quality", "analytics")
+
+
+def table(qualified: str) -> Table:
+    for t in TABLES:
+        if t.qualified == qualified:
+            return t
+    raise KeyError(qualified)
+
+
+def describe() -> str:
+    """Markdown documentation of every table, derived from the declarations above."""
+    out = []
+    for t in TABLES:
+        out.append(f"### `{t.qualified}`\n\n{t.doc}\n\n| column | type | doc |\n|---|---|---|")
+        out.extend(f"| {c.name} | {c.sql_type} | {c.doc} |" for c in t.columns)
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,145 @@
+"""DuckDB warehouse I/O: connections, idempotent versioned migrations, the reporting snapshot."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines.lib.schema import SCHEMA_VERSION, SCHEMAS, TABLES, Table
+
+#: Catalog name the warehouse file is attached under. The file is ``oms.duckdb`` and one of
+#: its schemas is ``oms``; opened directly, ``oms.orders`` would be ambiguous.
+CATALOG = "warehouse"
+
+
+@contextmanager
+def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse (UTC session time zone) and close it on exit."""
+    con = duckdb.connect()
+    try:
+        mode = " (READ_ONLY)" if read_only else ""
+        con.execute(f"ATTACH '{path}' AS {CATALOG}{mode}")
+        con.execute(f"USE {CATALOG}")
+        con.execute("SET TimeZone = 'UTC'")
+        yield con
+    finally:
+        con.close()
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> object:
+    """First column of the first row (the result is read to the end, as DuckDB 2 requires)."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0][0] if rows else None
+
+
+def frame(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> pl.DataFrame:
+    """A query's result as a Polars frame."""
+    return con.sql(sql, params=params).pl()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All or nothing: a failure inside rolls back every write made in the block."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def _existing_columns(con: duckdb.DuckDBPyConnection, table: Table) -> set[str]:
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ?",
+        [table.schema, table.name],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = scalar(
+        con,
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'raw' AND table_name = 'schema_version'",
+    )
+    if not exists:
+        return 0
+    return scalar(con, "SELECT max(version) FROM raw.schema_version") or 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection, tables: tuple[Table, ...] = TABLES) -> list[str]:
+    """Bring the warehouse up to :data:`SCHEMA_VERSION`; a no-op when it already is.
+
+    New tables are created; a column declared in :mod:`schema` but missing from an existing
+    table is added (nullable, so rows already there keep their data). Returns what changed.
+    """
+    changes: list[str] = []
+    with transaction(con):
+        for name in SCHEMAS:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {name}")
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS raw.schema_version ("
+            "version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL, changes VARCHAR)"
+        )
+        for table in tables:
+            existing = _existing_columns(con, table)
+            if not existing:
+                con.execute(table.create_sql())
+                changes.append(f"created {table.qualified}")
+                continue
+            for column in table.columns:
+                if column.name not in existing:
+                    con.execute(
+                        f"ALTER TABLE {table.qualified} "
+                        f'ADD COLUMN "{column.name}" {column.sql_type}'
+                    )
+                    changes.append(f"added {table.qualified}.{column.name}")
+        if changes or schema_version(con) < SCHEMA_VERSION:
+            con.execute(
+                "INSERT INTO raw.schema_version VALUES (?, now(), ?)",
+                [SCHEMA_VERSION, "; ".join(changes) or "version bump"],
+            )
+    return changes
+
+
+def publish_snapshot(
+    con: duckdb.DuckDBPyConnection, target: Path, schemas: tuple[str, ...] = ("oms", "analytics")
+) -> dict[str, int]:
+    """Copy the reporting tables into a new file, then rename it over ``target``.
+
+    Readers of ``target`` see either the old snapshot or the new one, never a half-written
+    file; views are materialised so the snapshot stands alone. Returns rows per table.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    alias = "snapshot_out"
+    counts: dict[str, int] = {}
+    con.execute(f"ATTACH '{tmp}' AS {alias}")
+    try:
+        objects = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_catalog = current_database() AND table_schema IN "
+            f"({', '.join('?' for _ in schemas)}) ORDER BY 1, 2",
+            list(schemas),
+        ).fetchall()
+        for schema, name in objects:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {alias}.{schema}")
+            con.execute(
+                f'CREATE OR REPLACE TABLE {alias}.{schema}."{name}" AS '
+                f'SELECT * FROM {schema}."{name}"'
+            )
+            counts[f"{schema}.{name}"] = scalar(
+                con, f'SELECT count(*) FROM {alias}.{schema}."{name}"'
+            )
+    finally:
+        con.execute(f"DETACH {alias}")
+    os.replace(tmp, target)
+    return counts
