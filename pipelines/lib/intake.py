@@ -1,0 +1,543 @@
+"""The front door: files in the inbox become canonical orders, lines and events.
+
+Per file: hash the bytes (a file already processed is a duplicate and ingests nothing),
+detect the layout by content, parse with the channel adapter, and upsert inside one
+transaction. Only after the commit is the file moved to ``archive/YYYY-MM-DD/``; an
+unreadable file goes to ``rejected/`` with a ``.reason.txt`` beside it and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import policy
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines.lib.channels import SNIFF_BYTES, ChannelAdapter, UnreadableFile, detect
+from pipelines.lib.channels.base import ADAPTER_LINE_COLUMNS, ADAPTER_ORDER_COLUMNS
+from pipelines.lib.schema import FILES, ORDER_EVENTS, ORDER_LINES, ORDERS
+from pipelines.lib.warehouse import scalar, transaction
+
+#: Order columns that are lineage, not content: a change in them alone is no update.
+_NOT_CONTENT = {"source_file", "source_row", "source_message_id"}
+_CONTENT_COLUMNS = [c for c in ADAPTER_ORDER_COLUMNS if c not in _NOT_CONTENT]
+_LINE_CONTENT_COLUMNS = [
+    c for c in ADAPTER_LINE_COLUMNS if c not in _NOT_CONTENT and c != "order_key"
+]
+_EML_HEAD = re.compile(
+    rb"^(received|from|return-path|mime-version|message-id|date|subject|to|delivered-to):",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+#: Inbox layouts read by later stages (by their header's columns); intake leaves them alone.
+OTHER_STAGE_LAYOUTS: dict[str, frozenset[str]] = {
+    "inventory snapshot": frozenset({"warehouse_id", "sku", "on_hand"}),
+}
+
+
+def other_stage_layout(head: bytes) -> str | None:
+    """Name of the later-stage layout ``head`` is in, or None for anything else."""
+    first = head.split(b"\n", 1)[0].decode("utf-8", "replace").strip().lstrip("\ufeff")
+    columns = {c.strip().strip('"').lower() for c in first.split(",")}
+    for name, needed in OTHER_STAGE_LAYOUTS.items():
+        if needed <= columns:
+            return name
+    return None
+
+
+@dataclass
+class ParsedFile:
+    """A whole file read into canonical rows (not yet written anywhere)."""
+
+    name: str
+    format: str
+    orders: pl.DataFrame
+    lines: pl.DataFrame
+
+
+@dataclass
+class FileOutcome:
+    name: str
+    file_id: str
+    status: str  # processed | rejected | duplicate
+    format: str | None = None
+    channel: str | None = None
+    orders: int = 0
+    lines: int = 0
+    reason: str | None = None
+    stored_path: str | None = None
+
+
+@dataclass
+class IntakeResult:
+    files: list[FileOutcome] = field(default_factory=list)
+    new_orders: int = 0
+    updated_orders: int = 0
+    cancelled_orders: int = 0
+    unchanged_orders: int = 0
+    lines: int = 0
+    left_for_later: list[str] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def inbox_files(inbox: Path) -> list[Path]:
+    """Files waiting in the inbox, oldest first.
+
+    Hidden files and files starting with ``_`` (partial uploads, generator manifests) are
+    left alone.
+    """
+    if not inbox.is_dir():
+        return []
+    files = [p for p in inbox.iterdir() if p.is_file() and not p.name.startswith((".", "_"))]
+    return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        return fh.read(SNIFF_BYTES)
+
+
+def _check_readable(path: Path, head: bytes) -> None:
+    if not head:
+        raise UnreadableFile("empty file (0 bytes)", byte=0)
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        raise UnreadableFile(
+            "binary content (a NUL byte): not a text export; save it as UTF-8 CSV/TSV/JSON",
+            byte=nul,
+        )
+
+
+def _is_email(path: Path, head: bytes) -> bool:
+    return path.suffix.lower() == ".eml" or bool(_EML_HEAD.match(head))
+
+
+def _read_batches(adapter: ChannelAdapter, path: Path, source_file: str) -> ParsedFile:
+    orders, lines = [], []
+    for batch in adapter.parse(path, source_file):
+        orders.append(batch.orders)
+        lines.append(batch.lines)
+    if not orders:
+        raise UnreadableFile("no orders in the file (header only?)", line=2)
+    return ParsedFile(
+        name=source_file,
+        format=adapter.format,
+        orders=pl.concat(orders, how="vertical_relaxed"),
+        lines=pl.concat(lines, how="vertical_relaxed"),
+    )
+
+
+def _email_attachments(path: Path) -> Iterator[tuple[str, str, bytes]]:
+    """(message-id, attachment name, bytes) for each attachment of an .eml message."""
+    with path.open("rb") as fh:
+        msg = email.message_from_binary_file(fh, policy=policy.default)
+    message_id = str(msg.get("Message-ID", "")).strip() or f"<{file_sha256(path)[:32]}@inbox>"
+    for part in msg.iter_attachments():
+        payload = part.get_payload(decode=True)
+        if payload:
+            yield message_id, part.get_filename() or "attachment", payload
+
+
+def _read_email(path: Path) -> ParsedFile:
+    parsed: list[ParsedFile] = []
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="oms-eml-") as tmp:
+        for i, (message_id, name, payload) in enumerate(_email_attachments(path), start=1):
+            safe = Path(name).name or f"attachment-{i}"
+            att = Path(tmp) / f"{i:03d}-{safe}"
+            att.write_bytes(payload)
+            source = f"{path.name}/{safe}"
+            try:
+                head = payload[:SNIFF_BYTES]
+                _check_readable(att, head)
+                one = _read_batches(detect(head), att, source)
+            except UnreadableFile as exc:
+                problems.append(f"attachment {safe!r}: {exc}")
+                continue
+            key = pl.concat_str(pl.lit("email:"), pl.col("external_order_id"))
+            parsed.append(
+                ParsedFile(
+                    name=source,
+                    format=one.format,
+                    orders=one.orders.with_columns(
+                        channel=pl.lit("email"),
+                        order_key=key,
+                        source_message_id=pl.lit(message_id),
+                    ),
+                    lines=one.lines.join(
+                        one.orders.select("order_key", "external_order_id"),
+                        on="order_key",
+                        how="left",
+                    )
+                    .with_columns(order_key=key)
+                    .drop("external_order_id"),
+                )
+            )
+    if not parsed:
+        reason = "; ".join(problems) or "the message has no attachment"
+        raise UnreadableFile(f"email without a readable order attachment: {reason}", line=1)
+    return ParsedFile(
+        name=path.name,
+        format="email/" + "+".join(sorted({p.format for p in parsed})),
+        orders=pl.concat([p.orders for p in parsed], how="vertical_relaxed"),
+        lines=pl.concat([p.lines for p in parsed], how="vertical_relaxed"),
+    )
+
+
+def read_file(path: Path, source_file: str | None = None) -> ParsedFile:
+    """Parse one file (export or .eml) into canonical rows without writing anything."""
+    head = _head(path)
+    _check_readable(path, head)
+    if _is_email(path, head):
+        return _read_email(path)
+    return _read_batches(detect(head), path, source_file or path.name)
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def _digest(columns: list[str], prefix: str = "") -> str:
+    """SQL for a stable digest of a row's columns (md5: the same across DuckDB versions)."""
+    parts = ", ".join(f"coalesce(CAST({prefix}{c} AS VARCHAR), chr(1))" for c in columns)
+    return f"md5(concat_ws(chr(31), {parts}))"
+
+
+def _stage(con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> None:
+    """Temp tables stg_orders/stg_lines with content hashes, one row per order and line.
+
+    The same order more than once in a file is read once when every copy is identical
+    (order fields and lines); any difference rejects the file, since which copy is right
+    can't be known.
+    """
+    con.register("in_orders", parsed.orders)
+    con.register("in_lines", parsed.lines)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE stg_orders_all AS
+        SELECT *, {_digest(_CONTENT_COLUMNS)} AS order_hash,
+               count(*) OVER (PARTITION BY order_key) AS copies
+        FROM in_orders
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE stg_lines_all AS
+        SELECT *, {_digest(_LINE_CONTENT_COLUMNS)} AS line_hash FROM in_lines
+        """
+    )
+    conflicts = con.execute(
+        """
+        WITH order_conflicts AS (
+            SELECT order_key FROM stg_orders_all
+            GROUP BY order_key HAVING count(DISTINCT order_hash) > 1
+        ),
+        line_groups AS (
+            SELECT l.order_key, l.line_no, count(*) AS n, count(DISTINCT l.line_hash) AS kinds
+            FROM stg_lines_all l
+            WHERE l.order_key IN (SELECT order_key FROM stg_orders_all WHERE copies > 1)
+            GROUP BY l.order_key, l.line_no
+        ),
+        line_conflicts AS (
+            SELECT g.order_key FROM line_groups g
+            JOIN (SELECT DISTINCT order_key, copies FROM stg_orders_all) o USING (order_key)
+            WHERE g.kinds > 1 OR g.n <> o.copies
+            UNION
+            SELECT order_key FROM stg_lines_all WHERE order_key NOT IN (
+                SELECT order_key FROM stg_orders_all WHERE copies > 1)
+            GROUP BY order_key, line_no HAVING count(DISTINCT line_hash) > 1
+        )
+        SELECT o.order_key, list(DISTINCT o.source_row ORDER BY o.source_row)
+        FROM stg_orders_all o
+        WHERE o.order_key IN (SELECT order_key FROM order_conflicts
+                              UNION SELECT order_key FROM line_conflicts)
+        GROUP BY o.order_key ORDER BY min(o.source_row) LIMIT 5
+        """
+    ).fetchall()
+    if conflicts:
+        detail = "; ".join(f"{key} at records {rows}" for key, rows in conflicts)
+        raise UnreadableFile(
+            f"the same order id appears more than once with conflicting data: {detail}"
+        )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE stg_lines AS
+        SELECT * FROM stg_lines_all
+        QUALIFY row_number() OVER (PARTITION BY order_key, line_no ORDER BY source_row) = 1
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE stg_orders AS
+        WITH line_hash AS (
+            SELECT order_key, string_agg(line_hash, '' ORDER BY line_no) AS lines_hash
+            FROM stg_lines GROUP BY order_key
+        )
+        SELECT o.* EXCLUDE (order_hash, copies),
+               md5(o.order_hash || coalesce(h.lines_hash, '')) AS content_hash
+        FROM stg_orders_all o LEFT JOIN line_hash h USING (order_key)
+        QUALIFY row_number() OVER (PARTITION BY o.order_key ORDER BY o.source_row) = 1
+        """
+    )
+    con.unregister("in_orders")
+    con.unregister("in_lines")
+
+
+def _upsert(
+    con: duckdb.DuckDBPyConnection, run_id: str, now: datetime, result: IntakeResult
+) -> None:
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE stg_cmp AS
+        SELECT s.order_key,
+               o.order_key IS NULL AS is_new,
+               o.order_key IS NOT NULL AND o.content_hash <> s.content_hash AS is_changed,
+               s.status = 'cancelled' AND coalesce(o.status, '') <> 'cancelled' AS cancels,
+               concat_ws(', ',
+                   CASE WHEN o.payment_status IS DISTINCT FROM s.payment_status
+                        THEN 'payment ' || coalesce(o.payment_status, '?') || ' -> '
+                             || coalesce(s.payment_status, '?') END,
+                   CASE WHEN o.channel_status IS DISTINCT FROM s.channel_status
+                        THEN 'channel status ' || coalesce(o.channel_status, '?') || ' -> '
+                             || coalesce(s.channel_status, '?') END,
+                   CASE WHEN (o.ship_address1, o.ship_address2, o.ship_city, o.ship_region,
+                              o.ship_postal_code, o.ship_country)
+                             IS DISTINCT FROM
+                             (s.ship_address1, s.ship_address2, s.ship_city, s.ship_region,
+                              s.ship_postal_code, s.ship_country)
+                        THEN 'ship-to address' END,
+                   CASE WHEN o.order_total IS DISTINCT FROM s.order_total
+                        THEN 'total ' || coalesce(o.order_total::VARCHAR, '?') || ' -> '
+                             || coalesce(s.order_total::VARCHAR, '?') END
+               ) AS what_changed
+        FROM stg_orders s LEFT JOIN oms.orders o USING (order_key)
+        """
+    )
+    ((new, changed, cancels, total),) = con.execute(
+        "SELECT count(*) FILTER (is_new), count(*) FILTER (is_changed), "
+        "count(*) FILTER ((is_new OR is_changed) AND cancels), count(*) FROM stg_cmp"
+    ).fetchall()
+    result.new_orders += new
+    result.updated_orders += changed
+    result.cancelled_orders += cancels
+    result.unchanged_orders += total - new - changed
+    params = {"run_id": run_id, "now": now}
+    adapter_cols = ", ".join(ADAPTER_ORDER_COLUMNS)
+    con.execute(
+        f"""
+        INSERT INTO {ORDERS.qualified} ({adapter_cols}, content_hash, received_at,
+                                        updated_at, run_id)
+        SELECT {adapter_cols}, content_hash, $now, $now, $run_id
+        FROM stg_orders JOIN stg_cmp USING (order_key) WHERE is_new
+        """,
+        params,
+    )
+    updatable = [c for c in ADAPTER_ORDER_COLUMNS if c not in ("order_key", "status")]
+    sets = ", ".join(f"{c} = s.{c}" for c in updatable)
+    con.execute(
+        f"""
+        UPDATE {ORDERS.qualified} AS o SET {sets},
+            status = CASE WHEN s.status = 'cancelled' THEN 'cancelled' ELSE o.status END,
+            content_hash = s.content_hash, updated_at = $now, run_id = $run_id
+        FROM stg_orders s JOIN stg_cmp c USING (order_key)
+        WHERE o.order_key = s.order_key AND c.is_changed
+        """,
+        params,
+    )
+    con.execute(
+        f"""
+        DELETE FROM {ORDER_LINES.qualified}
+        WHERE order_key IN (SELECT order_key FROM stg_cmp WHERE is_changed)
+        """
+    )
+    line_cols = ", ".join(ADAPTER_LINE_COLUMNS)
+    con.execute(
+        f"""
+        INSERT INTO {ORDER_LINES.qualified} ({line_cols}, run_id)
+        SELECT {line_cols}, $run_id FROM stg_lines
+        WHERE order_key IN (SELECT order_key FROM stg_cmp WHERE is_new OR is_changed)
+        """,
+        {"run_id": run_id},
+    )
+    result.lines += scalar(
+        con,
+        "SELECT count(*) FROM stg_lines "
+        "WHERE order_key IN (SELECT order_key FROM stg_cmp WHERE is_new OR is_changed)",
+    )
+    con.execute(
+        f"""
+        INSERT INTO {ORDER_EVENTS.qualified} BY NAME
+        SELECT md5(order_key || '|' || event || '|' || content_hash) AS event_id,
+               order_key, event, $now AS "at", detail, $run_id AS run_id
+        FROM (
+            SELECT s.order_key, s.content_hash, 'received' AS event,
+                   'received from ' || s.source_file AS detail
+            FROM stg_orders s JOIN stg_cmp c USING (order_key) WHERE c.is_new
+            UNION ALL
+            SELECT s.order_key, s.content_hash, 'updated',
+                   'updated from ' || s.source_file
+                   || CASE WHEN c.what_changed <> '' THEN ': ' || c.what_changed ELSE '' END
+            FROM stg_orders s JOIN stg_cmp c USING (order_key) WHERE c.is_changed
+            UNION ALL
+            SELECT s.order_key, s.content_hash, 'cancelled',
+                   'cancelled by the channel (' || coalesce(s.channel_status, 'cancelled')
+                   || ') in ' || s.source_file
+            FROM stg_orders s JOIN stg_cmp c USING (order_key)
+            WHERE (c.is_new OR c.is_changed) AND c.cancels
+        )
+        ON CONFLICT DO NOTHING
+        """,
+        params,
+    )
+
+
+def _record_file(
+    con: duckdb.DuckDBPyConnection, outcome: FileOutcome, size: int, run_id: str, now: datetime
+) -> None:
+    row = {
+        "receipt_id": f"{outcome.file_id[:16]}:{run_id}:{outcome.name}",
+        "file_id": outcome.file_id,
+        "file_name": outcome.name,
+        "size_bytes": size,
+        "detected_format": outcome.format,
+        "channel": outcome.channel,
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "orders": outcome.orders,
+        "lines": outcome.lines,
+        "received_at": now,
+        "stored_path": outcome.stored_path,
+        "run_id": run_id,
+    }
+    cols = ", ".join(row)
+    con.execute(
+        f"INSERT INTO {FILES.qualified} ({cols}) VALUES ({', '.join('?' for _ in row)}) "
+        "ON CONFLICT DO NOTHING",
+        list(row.values()),
+    )
+
+
+def _free_name(folder: Path, name: str, file_id: str) -> Path:
+    target = folder / name
+    if target.exists():
+        stem, dot, suffix = name.partition(".")
+        target = folder / f"{stem}.{file_id[:8]}{dot}{suffix}"
+    return target
+
+
+def _archive(path: Path, archive_dir: Path, file_id: str, now: datetime) -> Path:
+    folder = archive_dir / now.strftime("%Y-%m-%d")
+    folder.mkdir(parents=True, exist_ok=True)
+    target = _free_name(folder, path.name, file_id)
+    shutil.move(path, target)
+    return target
+
+
+def _reject(path: Path, rejected_dir: Path, file_id: str, reason: str) -> Path:
+    rejected_dir.mkdir(parents=True, exist_ok=True)
+    target = _free_name(rejected_dir, path.name, file_id)
+    shutil.move(path, target)
+    target.with_name(target.name + ".reason.txt").write_text(
+        f"{target.name}: {reason}\n", encoding="utf-8"
+    )
+    return target
+
+
+def ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    archive_dir: Path,
+    rejected_dir: Path,
+    run_id: str,
+    now: datetime,
+    result: IntakeResult,
+) -> FileOutcome:
+    """Ingest one inbox file; never raises for a bad file (it is rejected with a reason)."""
+    file_id = file_sha256(path)
+    size = path.stat().st_size
+    outcome = FileOutcome(name=path.name, file_id=file_id, status="processed")
+    seen = scalar(
+        con,
+        f"SELECT count(*) FROM {FILES.qualified} WHERE file_id = ? AND status = 'processed'",
+        [file_id],
+    )
+    if seen:
+        outcome.status = "duplicate"
+        outcome.reason = "identical content was already processed; nothing ingested"
+        outcome.stored_path = str(_archive(path, archive_dir, file_id, now))
+        with transaction(con):
+            _record_file(con, outcome, size, run_id, now)
+        result.files.append(outcome)
+        return outcome
+    try:
+        parsed = read_file(path)
+        outcome.format = parsed.format
+        outcome.channel = ",".join(parsed.orders.get_column("channel").unique().sort())
+        outcome.orders = parsed.orders.height
+        outcome.lines = parsed.lines.height
+        with transaction(con):
+            _stage(con, parsed)
+            _upsert(con, run_id, now, result)
+            _record_file(con, outcome, size, run_id, now)
+    except UnreadableFile as exc:
+        outcome.status = "rejected"
+        outcome.reason = str(exc)
+        outcome.orders = outcome.lines = 0
+        outcome.stored_path = str(_reject(path, rejected_dir, file_id, outcome.reason))
+        with transaction(con):
+            _record_file(con, outcome, size, run_id, now)
+        result.files.append(outcome)
+        return outcome
+    outcome.stored_path = str(_archive(path, archive_dir, file_id, now))
+    con.execute(
+        f"UPDATE {FILES.qualified} SET stored_path = ? WHERE file_id = ? AND run_id = ?",
+        [outcome.stored_path, file_id, run_id],
+    )
+    result.files.append(outcome)
+    return outcome
+
+
+def ingest_inbox(
+    con: duckdb.DuckDBPyConnection,
+    inbox: Path,
+    *,
+    archive_dir: Path,
+    rejected_dir: Path,
+    run_id: str,
+    now: datetime,
+) -> IntakeResult:
+    result = IntakeResult()
+    for path in inbox_files(inbox):
+        if other_stage_layout(_head(path)):
+            result.left_for_later.append(path.name)
+            continue
+        ingest_file(
+            con,
+            path,
+            archive_dir=archive_dir,
+            rejected_dir=rejected_dir,
+            run_id=run_id,
+            now=now,
+            result=result,
+        )
+    return result
