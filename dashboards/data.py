@@ -1,0 +1,62 @@
+"""Read-only queries on the published reporting snapshot; the only module pages query through.
+
+The snapshot is replaced by a rename after every batch, so a connection is cached per file
+version (path + modification time): a new snapshot gets a new connection, an old reader keeps
+its consistent copy until then, and a page never touches the live warehouse.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import streamlit as st
+
+from pipelines.project import get_settings
+
+
+def snapshot_path() -> Path:
+    return get_settings().reporting_path
+
+
+def _version() -> int | None:
+    path = snapshot_path()
+    return path.stat().st_mtime_ns if path.exists() else None
+
+
+@st.cache_resource(max_entries=2)
+def _connection(path: str, version: int) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(path, read_only=True)
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _query(sql: str, params: tuple, path: str, version: int) -> pl.DataFrame:
+    return _connection(path, version).sql(sql, params=list(params)).pl()
+
+
+def query(sql: str, params: tuple = ()) -> pl.DataFrame | None:
+    """Run a read-only query on the snapshot; None when there is no snapshot yet."""
+    version = _version()
+    if version is None:
+        return None
+    try:
+        return _query(sql, params, str(snapshot_path()), version)
+    except duckdb.CatalogException:
+        return None
+
+
+def daily_orders() -> pl.DataFrame | None:
+    return query(
+        "SELECT order_date, channel, currency, orders, cancelled_orders, units, revenue "
+        "FROM analytics.kpi_orders_daily ORDER BY order_date, channel"
+    )
+
+
+def orders_by_status() -> pl.DataFrame | None:
+    return query(
+        "SELECT status, count(*) AS orders FROM analytics.fct_orders "
+        "GROUP BY status ORDER BY orders DESC"
+    )

@@ -1,0 +1,13 @@
+"""Analyst dashboards: ``streamlit run dashboards/streamlit_app.py``."""
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+# Streamlit runs this file as a script; make the repository importable (pipelines, dashboards).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+st.set_page_config(page_title="OMS dashboards", layout="wide")
+pages = [st.Page("app_pages/overview.py", title="Overview", default=True)]
+st.navigation(pages).run()

@@ -1,0 +1,4 @@
+{#- Models land in the schema they name (analytics), not "<target>_analytics". -#}
+{% macro generate_schema_name(custom_schema_name, node) -%}
+    {{ custom_schema_name | trim if custom_schema_name else target.schema }}
+{%- endmacro %}

@@ -1,0 +1,33 @@
+with source as (
+    select * from {{ source('oms', 'orders') }}
+),
+
+renamed as (
+    select
+        order_key,
+        channel,
+        source_format,
+        external_order_id,
+        order_number,
+        ordered_at,
+        cast(ordered_at as date) as order_date,
+        status,
+        channel_status,
+        payment_status,
+        service_level,
+        ship_country,
+        ship_region,
+        currency,
+        subtotal,
+        shipping_amount,
+        tax_amount,
+        discount_amount,
+        order_total,
+        ship_complete,
+        cancelled_at,
+        received_at,
+        updated_at
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,246 @@
+"""The ``oms`` command: run the batch, look at its state, make demo data, check a file."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipelines.project import get_settings
+
+app = typer.Typer(help="Order-flow platform: batch order management.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder to write the channel exports into.")],
+    orders: Annotated[int | None, typer.Option(help="Number of orders.")] = None,
+    lines: Annotated[int | None, typer.Option(help="Number of order lines instead.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 7,
+    days: Annotated[int, typer.Option(help="Days the orders spread over.")] = 3,
+    defect_rate: Annotated[float, typer.Option(help="Share of orders with a defect.")] = 0.02,
+) -> None:
+    """Write demo/benchmark channel exports in every supported format."""
+    from pipelines.lib.generator import generate as run_generator
+
+    if (orders is None) == (lines is None):
+        raise typer.BadParameter("give exactly one of --orders or --lines")
+    summary = run_generator(
+        out,
+        orders=orders,
+        lines=lines,
+        seed=seed,
+        days=days,
+        defect_rate=defect_rate,
+        reference_dir=get_settings().reference_dir,
+    )
+    console.print(
+        f"wrote {len(summary.files)} files to {out}: {summary.orders:,} orders, "
+        f"{summary.lines:,} lines in {summary.seconds:.1f} s"
+    )
+
+
+def _inbox_is_empty() -> bool:
+    from pipelines.lib.intake import inbox_files
+
+    return not inbox_files(get_settings().inbox)
+
+
+def _execute_order_batch() -> tuple[bool, str, list[tuple[str, str, float]], dict[str, dict]]:
+    """Run ``order_batch`` in-process on the persistent instance, with a live display."""
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    instance = dg.DagsterInstance.get()
+    job = defs.resolve_job_def("order_batch")
+    run_id = str(uuid.uuid4())
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            result = job.execute_in_process(
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                instance=instance,
+                run_id=run_id,
+                raise_on_error=False,
+            )
+            outcome["success"] = result.success
+        except Exception as exc:  # reported below, the run is recorded as failed by Dagster
+            outcome["success"] = False
+            outcome["error"] = str(exc)
+
+    worker = threading.Thread(target=target, daemon=True)
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+    ) as progress:
+        tasks: dict[str, int] = {}
+        worker.start()
+        while worker.is_alive() or not tasks:
+            for record in instance.all_logs(run_id):
+                entry = record.dagster_event
+                if entry is None or entry.step_key is None:
+                    continue
+                step = entry.step_key
+                if entry.event_type_value == "STEP_START" and step not in tasks:
+                    tasks[step] = progress.add_task(f"{step}: running", total=1)
+                elif entry.event_type_value == "STEP_SUCCESS" and step in tasks:
+                    progress.update(tasks[step], completed=1, description=f"{step}: done")
+                elif entry.event_type_value == "STEP_FAILURE" and step in tasks:
+                    progress.update(tasks[step], completed=1, description=f"{step}: FAILED")
+            if not worker.is_alive():
+                break
+            time.sleep(0.2)
+        worker.join()
+
+    stages = [
+        (
+            stats.step_key,
+            stats.status.value if stats.status else "?",
+            (stats.end_time or 0) - (stats.start_time or 0),
+        )
+        for stats in instance.get_run_step_stats(run_id)
+    ]
+    materialized: dict[str, dict] = {}
+    for record in instance.all_logs(run_id):
+        entry = record.dagster_event
+        if entry is not None and entry.event_type_value == "ASSET_MATERIALIZATION":
+            mat = entry.event_specific_data.materialization
+            materialized[mat.asset_key.to_user_string()] = {
+                k: v.value
+                for k, v in mat.metadata.items()
+                if isinstance(v.value, int | float) and k != "Execution Duration"
+            }
+    error = str(outcome.get("error", ""))
+    return bool(outcome.get("success")), error or run_id, stages, materialized
+
+
+@app.command()
+def run(
+    demo_if_empty: Annotated[
+        bool, typer.Option(help="Put demo exports in the inbox first when it is empty.")
+    ] = False,
+) -> None:
+    """Run the whole batch (the ``order_batch`` job) in-process and print a summary."""
+    settings = get_settings()
+    settings.ensure_dirs()
+    os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
+    if demo_if_empty and _inbox_is_empty():
+        from pipelines.lib.generator import generate as run_generator
+
+        summary = run_generator(
+            settings.inbox, orders=2000, seed=7, days=3, reference_dir=settings.reference_dir
+        )
+        console.print(
+            f"inbox was empty: wrote demo exports ({summary.orders:,} orders, "
+            f"{summary.lines:,} lines) to {settings.inbox}"
+        )
+    ok, run_ref, stages, materialized = _execute_order_batch()
+    table = Table(title="order_batch")
+    table.add_column("stage")
+    table.add_column("status")
+    table.add_column("seconds", justify="right")
+    for step, step_status, seconds in stages:
+        table.add_row(step, step_status, f"{seconds:.2f}")
+    console.print(table)
+    for asset, meta in materialized.items():
+        if meta:
+            console.print(f"  [bold]{asset}[/]: " + ", ".join(f"{k}={v}" for k, v in meta.items()))
+    console.print(
+        f"\nwarehouse: {settings.warehouse_path}\nreporting snapshot: {settings.reporting_path}\n"
+        f"archive: {settings.archive}\nrejected: {settings.rejected}\n"
+        f"outbox: {settings.outbox}\nDagster runs (make ui): {settings.dagster_home}"
+    )
+    if not ok:
+        err.print(f"[red]order_batch failed[/]: {run_ref}")
+        raise typer.Exit(1)
+    console.print(f"[green]order_batch succeeded[/] (run {run_ref})")
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Counts of orders by status, and of files received."""
+    from pipelines.lib.status import order_status_counts
+
+    counts = order_status_counts(get_settings().warehouse_path, get_settings().reporting_path)
+    if as_json:
+        print(json.dumps(counts, default=_json_default, indent=2))
+        return
+    table = Table(title="orders by status")
+    table.add_column("status")
+    table.add_column("orders", justify="right")
+    for name, n in counts["orders_by_status"].items():
+        table.add_row(name, f"{n:,}")
+    console.print(table)
+    console.print(f"total orders: {counts['orders']:,}; lines: {counts['lines']:,}")
+    console.print(f"read from: {counts['source']}")
+    console.print("files: " + ", ".join(f"{k} {v}" for k, v in counts["files"].items()))
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="Export files to read.")],
+    dry_run: Annotated[bool, typer.Option(help="Parse and normalise only; write nothing.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per order.")] = False,
+) -> None:
+    """Check exports: parse and normalise, printing canonical orders (nothing is written)."""
+    from pipelines.lib.channels import UnreadableFile
+    from pipelines.lib.intake import read_file
+
+    if not dry_run:
+        raise typer.BadParameter("drop files in the inbox to ingest them; this checks them")
+    status_code = 0
+    for path in files:
+        try:
+            parsed = read_file(path)
+        except (UnreadableFile, OSError) as exc:
+            err.print(f"{path}: {exc}", highlight=False, soft_wrap=True)
+            status_code = 2
+            continue
+        lines_by_order: dict[str, list[dict]] = {}
+        for line in parsed.lines.iter_rows(named=True):
+            lines_by_order.setdefault(line["order_key"], []).append(line)
+        if as_json:
+            for order in parsed.orders.iter_rows(named=True):
+                order["lines"] = lines_by_order.get(order["order_key"], [])
+                sys.stdout.write(json.dumps(order, default=_json_default) + "\n")
+        else:
+            console.print(
+                f"{path}: {parsed.format}, {parsed.orders.height} orders, "
+                f"{parsed.lines.height} lines"
+            )
+    raise typer.Exit(status_code)
+
+
+@app.command("schema")
+def schema_doc() -> None:
+    """Print the canonical tables and their columns (Markdown)."""
+    from pipelines.lib.schema import describe
+
+    print(describe())
+
+
+if __name__ == "__main__":
+    app()

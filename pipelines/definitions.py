@@ -1,0 +1,25 @@
+"""The one Dagster code location: ``workspace.yaml`` loads ``pipelines.definitions``."""
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from pipelines.defs import analytics, automation, intake
+from pipelines.defs.resources import folders_resource, warehouse_resource
+from pipelines.project import get_settings
+
+
+def build_definitions() -> dg.Definitions:
+    settings = get_settings()
+    return dg.Definitions(
+        assets=[intake.intake, analytics.dbt_models, analytics.reporting_snapshot],
+        jobs=[automation.order_batch],
+        sensors=[intake.inbox_sensor],
+        resources={
+            "warehouse": warehouse_resource(settings),
+            "folders": folders_resource(settings),
+            "dbt": DbtCliResource(project_dir=analytics.DBT_PROJECT, target=settings.environment),
+        },
+    )
+
+
+defs = build_definitions()

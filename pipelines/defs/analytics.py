@@ -1,0 +1,62 @@
+"""Analytics stage: dbt models over the operational tables, then the reporting snapshot."""
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
+
+from pipelines.defs.resources import WarehouseResource
+from pipelines.lib.warehouse import publish_snapshot
+from pipelines.project import dbt_project, export_warehouse_env
+
+DBT_PROJECT = dbt_project()
+
+
+class OmsDbtTranslator(DagsterDbtTranslator):
+    """dbt sources are the Python assets that write them, so the graph is one graph."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey(dbt_resource_props["name"])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return "analytics"
+
+
+@dbt_assets(
+    manifest=DBT_PROJECT.manifest_path,
+    project=DBT_PROJECT,
+    dagster_dbt_translator=OmsDbtTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+    ),
+)
+def dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+):
+    export_warehouse_env(Path(warehouse.path))
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+@dg.asset(
+    deps=[dbt_models],
+    group_name="analytics",
+    description="data/warehouse/reporting.duckdb: read-only copy the dashboards read.",
+)
+def reporting_snapshot(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        counts = publish_snapshot(con, Path(warehouse.reporting_path))
+    return dg.MaterializeResult(
+        metadata={
+            "tables": len(counts),
+            "path": warehouse.reporting_path,
+            **{k: dg.MetadataValue.int(v) for k, v in counts.items() if k.startswith("analytics.")},
+        }
+    )

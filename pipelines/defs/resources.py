@@ -1,0 +1,62 @@
+"""Resources every stage shares: the warehouse and the data folders."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from pipelines.lib.warehouse import connect, migrate
+from pipelines.project import Settings
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse (one writer at a time) and its published reporting snapshot."""
+
+    path: str
+    reporting_path: str
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        with connect(self.path) as con:
+            migrate(con)
+            yield con
+
+
+class FoldersResource(dg.ConfigurableResource):
+    """Runtime folders under the data directory."""
+
+    data_dir: str
+
+    def folder(self, name: str) -> Path:
+        path = Path(self.data_dir) / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def inbox(self) -> Path:
+        return self.folder("inbox")
+
+    @property
+    def archive(self) -> Path:
+        return self.folder("archive")
+
+    @property
+    def rejected(self) -> Path:
+        return self.folder("rejected")
+
+    @property
+    def outbox(self) -> Path:
+        return self.folder("outbox")
+
+
+def warehouse_resource(settings: Settings) -> WarehouseResource:
+    return WarehouseResource(
+        path=str(settings.warehouse_path), reporting_path=str(settings.reporting_path)
+    )
+
+
+def folders_resource(settings: Settings) -> FoldersResource:
+    return FoldersResource(data_dir=str(settings.data_dir))

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.definitions import defs
+
+
+def test_one_code_location_with_the_batch_job_sensor_and_resources():
+    job = defs.resolve_job_def("order_batch")
+    keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
+    assert {"inbox_files", "orders", "order_lines", "reporting_snapshot"} <= keys
+    assert {"analytics/stg_oms__orders", "analytics/fct_orders"} <= keys
+    assert defs.resolve_sensor_def("inbox_sensor").job_name == "order_batch"
+    assert set(defs.resources) >= {"warehouse", "folders", "dbt"}
+    assert job.tags["oms/writer"] == "true"
+
+
+def test_dbt_sources_are_the_intake_assets_so_the_graph_is_one_graph():
+    graph = defs.resolve_asset_graph()
+    staging = graph.get(dg.AssetKey(["analytics", "stg_oms__orders"]))
+    assert dg.AssetKey("orders") in staging.parent_keys
+    lines = graph.get(dg.AssetKey(["analytics", "stg_oms__order_lines"]))
+    assert dg.AssetKey("order_lines") in lines.parent_keys
+
+
+def test_dbt_tests_show_as_asset_checks():
+    checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
+    assert "unique_stg_oms__orders_order_key" in checks
