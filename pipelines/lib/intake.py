@@ -13,7 +13,8 @@ import hashlib
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
@@ -24,7 +25,7 @@ import polars as pl
 
 from pipelines.lib.channels import SNIFF_BYTES, ChannelAdapter, UnreadableFile, detect
 from pipelines.lib.channels.base import ADAPTER_LINE_COLUMNS, ADAPTER_ORDER_COLUMNS
-from pipelines.lib.schema import FILES, ORDER_EVENTS, ORDER_LINES, ORDERS
+from pipelines.lib.schema import FILES, MONEY, ORDER_EVENTS, ORDER_LINES, ORDERS
 from pipelines.lib.warehouse import scalar, transaction
 
 #: Order columns that are lineage, not content: a change in them alone is no update.
@@ -132,19 +133,22 @@ def _is_email(path: Path, head: bytes) -> bool:
     return path.suffix.lower() == ".eml" or bool(_EML_HEAD.match(head))
 
 
-def _read_batches(adapter: ChannelAdapter, path: Path, source_file: str) -> ParsedFile:
-    orders, lines = [], []
-    for batch in adapter.parse(path, source_file):
-        orders.append(batch.orders)
-        lines.append(batch.lines)
-    if not orders:
-        raise UnreadableFile("no orders in the file (header only?)", line=2)
+def _concat(name: str, fmt: str, parts: list[ParsedFile]) -> ParsedFile:
     return ParsedFile(
-        name=source_file,
-        format=adapter.format,
-        orders=pl.concat(orders, how="vertical_relaxed"),
-        lines=pl.concat(lines, how="vertical_relaxed"),
+        name=name,
+        format=fmt,
+        orders=pl.concat([p.orders for p in parts], how="vertical_relaxed"),
+        lines=pl.concat([p.lines for p in parts], how="vertical_relaxed"),
     )
+
+
+def _read_batches(adapter: ChannelAdapter, path: Path, source_file: str) -> Iterator[ParsedFile]:
+    empty = True
+    for batch in adapter.parse(path, source_file):
+        empty = False
+        yield ParsedFile(source_file, adapter.format, batch.orders, batch.lines)
+    if empty:
+        raise UnreadableFile("no orders in the file (header only?)", line=2)
 
 
 def _email_attachments(path: Path) -> Iterator[tuple[str, str, bytes]]:
@@ -170,7 +174,8 @@ def _read_email(path: Path) -> ParsedFile:
             try:
                 head = payload[:SNIFF_BYTES]
                 _check_readable(att, head)
-                one = _read_batches(detect(head), att, source)
+                adapter = detect(head)
+                one = _concat(source, adapter.format, list(_read_batches(adapter, att, source)))
             except UnreadableFile as exc:
                 problems.append(f"attachment {safe!r}: {exc}")
                 continue
@@ -196,29 +201,61 @@ def _read_email(path: Path) -> ParsedFile:
     if not parsed:
         reason = "; ".join(problems) or "the message has no attachment"
         raise UnreadableFile(f"email without a readable order attachment: {reason}", line=1)
-    return ParsedFile(
-        name=path.name,
-        format="email/" + "+".join(sorted({p.format for p in parsed})),
-        orders=pl.concat([p.orders for p in parsed], how="vertical_relaxed"),
-        lines=pl.concat([p.lines for p in parsed], how="vertical_relaxed"),
-    )
+    return _concat(path.name, "email/" + "+".join(sorted({p.format for p in parsed})), parsed)
 
 
-def read_file(path: Path, source_file: str | None = None) -> ParsedFile:
-    """Parse one file (export or .eml) into canonical rows without writing anything."""
+def parse_file(path: Path) -> Iterator[ParsedFile]:
+    """Canonical rows of one file (export or .eml), in batches that never split an order.
+
+    Raises :class:`UnreadableFile` (possibly after some batches: a caller that writes must
+    treat the file as all or nothing).
+    """
     head = _head(path)
     _check_readable(path, head)
-    if _is_email(path, head):
-        return _read_email(path)
-    return _read_batches(detect(head), path, source_file or path.name)
+    try:
+        if _is_email(path, head):
+            yield _read_email(path)
+        else:
+            yield from _read_batches(detect(head), path, path.name)
+    except UnreadableFile:
+        raise
+    except Exception as exc:  # a surprise in an adapter sets this file aside, not the batch
+        raise UnreadableFile(
+            f"could not be read ({type(exc).__name__}: {str(exc)[:500]}); the file is kept "
+            "for a retry once the cause is fixed"
+        ) from exc
+
+
+def read_file(path: Path) -> ParsedFile:
+    """Parse one whole file into canonical rows without writing anything (a dry run)."""
+    parts = list(parse_file(path))
+    return _concat(parts[0].name, parts[0].format, parts)
 
 
 # --- writing --------------------------------------------------------------------------------
 
 
+_SQL_TYPES = {c.name: c.sql_type for t in (ORDERS, ORDER_LINES) for c in t.columns}
+
+
+def _digest_part(column: str, prefix: str) -> str:
+    kind = _SQL_TYPES.get(column)
+    if kind == "TIMESTAMPTZ":
+        return f"epoch_us({prefix}{column})"
+    if kind == MONEY:
+        return f"CAST({prefix}{column} * 100 AS BIGINT)"
+    return prefix + column
+
+
 def _digest(columns: list[str], prefix: str = "") -> str:
-    """SQL for a stable digest of a row's columns (md5: the same across DuckDB versions)."""
-    parts = ", ".join(f"coalesce(CAST({prefix}{c} AS VARCHAR), chr(1))" for c in columns)
+    """SQL for a stable digest of a row's columns (md5: the same across DuckDB versions).
+
+    Timestamps enter as epoch microseconds and money as cents: formatting them as text was
+    the costly part.
+    """
+    parts = ", ".join(
+        f"coalesce(CAST({_digest_part(c, prefix)} AS VARCHAR), chr(1))" for c in columns
+    )
     return f"md5(concat_ws(chr(31), {parts}))"
 
 
@@ -231,6 +268,28 @@ def _stage(con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> None:
     """
     con.register("in_orders", parsed.orders)
     con.register("in_lines", parsed.lines)
+    repeats = bool(parsed.orders.get_column("order_key").is_duplicated().any()) or bool(
+        parsed.lines.select("order_key", "line_no").is_duplicated().any()
+    )
+    if not repeats:  # the usual case: every order and line once, nothing to reconcile
+        # The lines are written straight from the parsed frame (no staged copy).
+        con.execute("CREATE OR REPLACE TEMP VIEW stg_lines AS SELECT * FROM in_lines")
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE stg_orders AS
+            WITH line_hash AS (
+                SELECT order_key,
+                       CAST(sum(md5_number({_digest(_LINE_CONTENT_COLUMNS)})) AS VARCHAR)
+                           AS lines_hash
+                FROM in_lines GROUP BY order_key
+            )
+            SELECT o.*,
+                   md5({_digest(_CONTENT_COLUMNS, "o.")} || coalesce(h.lines_hash, ''))
+                       AS content_hash
+            FROM in_orders o LEFT JOIN line_hash h USING (order_key)
+            """
+        )
+        return
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE stg_orders_all AS
@@ -280,17 +339,18 @@ def _stage(con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> None:
         )
     con.execute(
         """
-        CREATE OR REPLACE TEMP TABLE stg_lines AS
+        CREATE OR REPLACE TEMP TABLE stg_lines_once AS
         SELECT * FROM stg_lines_all
         QUALIFY row_number() OVER (PARTITION BY order_key, line_no ORDER BY source_row) = 1
         """
     )
+    con.execute("CREATE OR REPLACE TEMP VIEW stg_lines AS SELECT * FROM stg_lines_once")
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE stg_orders AS
         WITH line_hash AS (
-            SELECT order_key, string_agg(line_hash, '' ORDER BY line_no) AS lines_hash
-            FROM stg_lines GROUP BY order_key
+            SELECT order_key, CAST(sum(md5_number(line_hash)) AS VARCHAR) AS lines_hash
+            FROM stg_lines_once GROUP BY order_key
         )
         SELECT o.* EXCLUDE (order_hash, copies),
                md5(o.order_hash || coalesce(h.lines_hash, '')) AS content_hash
@@ -298,8 +358,6 @@ def _stage(con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> None:
         QUALIFY row_number() OVER (PARTITION BY o.order_key ORDER BY o.source_row) = 1
         """
     )
-    con.unregister("in_orders")
-    con.unregister("in_lines")
 
 
 def _upsert(
@@ -312,7 +370,8 @@ def _upsert(
                o.order_key IS NULL AS is_new,
                o.order_key IS NOT NULL AND o.content_hash <> s.content_hash AS is_changed,
                s.status = 'cancelled' AND coalesce(o.status, '') <> 'cancelled' AS cancels,
-               concat_ws(', ',
+               CASE WHEN o.order_key IS NOT NULL AND o.content_hash <> s.content_hash
+               THEN concat_ws(', ',
                    CASE WHEN o.payment_status IS DISTINCT FROM s.payment_status
                         THEN 'payment ' || coalesce(o.payment_status, '?') || ' -> '
                              || coalesce(s.payment_status, '?') END,
@@ -328,7 +387,7 @@ def _upsert(
                    CASE WHEN o.order_total IS DISTINCT FROM s.order_total
                         THEN 'total ' || coalesce(o.order_total::VARCHAR, '?') || ' -> '
                              || coalesce(s.order_total::VARCHAR, '?') END
-               ) AS what_changed
+               ) END AS what_changed
         FROM stg_orders s LEFT JOIN oms.orders o USING (order_key)
         """
     )
@@ -341,48 +400,54 @@ def _upsert(
     result.cancelled_orders += cancels
     result.unchanged_orders += total - new - changed
     params = {"run_id": run_id, "now": now}
+    # A batch of orders all new to the platform (a bulk load) needs no join to pick them.
+    pick_new = (
+        "" if new == total else "WHERE order_key IN (SELECT order_key FROM stg_cmp WHERE is_new)"
+    )
+    pick_written = (
+        ""
+        if new == total
+        else "WHERE order_key IN (SELECT order_key FROM stg_cmp WHERE is_new OR is_changed)"
+    )
     adapter_cols = ", ".join(ADAPTER_ORDER_COLUMNS)
     con.execute(
         f"""
         INSERT INTO {ORDERS.qualified} ({adapter_cols}, content_hash, received_at,
                                         updated_at, run_id)
-        SELECT {adapter_cols}, content_hash, $now, $now, $run_id
-        FROM stg_orders JOIN stg_cmp USING (order_key) WHERE is_new
+        SELECT {adapter_cols}, content_hash, $now, $now, $run_id FROM stg_orders {pick_new}
         """,
         params,
     )
-    updatable = [c for c in ADAPTER_ORDER_COLUMNS if c not in ("order_key", "status")]
-    sets = ", ".join(f"{c} = s.{c}" for c in updatable)
-    con.execute(
-        f"""
-        UPDATE {ORDERS.qualified} AS o SET {sets},
-            status = CASE WHEN s.status = 'cancelled' THEN 'cancelled' ELSE o.status END,
-            content_hash = s.content_hash, updated_at = $now, run_id = $run_id
-        FROM stg_orders s JOIN stg_cmp c USING (order_key)
-        WHERE o.order_key = s.order_key AND c.is_changed
-        """,
-        params,
-    )
-    con.execute(
-        f"""
-        DELETE FROM {ORDER_LINES.qualified}
-        WHERE order_key IN (SELECT order_key FROM stg_cmp WHERE is_changed)
-        """
-    )
+    if changed:
+        updatable = [c for c in ADAPTER_ORDER_COLUMNS if c not in ("order_key", "status")]
+        sets = ", ".join(f"{c} = s.{c}" for c in updatable)
+        con.execute(
+            f"""
+            UPDATE {ORDERS.qualified} AS o SET {sets},
+                status = CASE WHEN s.status = 'cancelled' THEN 'cancelled' ELSE o.status END,
+                content_hash = s.content_hash, updated_at = $now, run_id = $run_id
+            FROM stg_orders s JOIN stg_cmp c USING (order_key)
+            WHERE o.order_key = s.order_key AND c.is_changed
+            """,
+            params,
+        )
+        con.execute(
+            f"""
+            DELETE FROM {ORDER_LINES.qualified}
+            WHERE order_key IN (SELECT order_key FROM stg_cmp WHERE is_changed)
+            """
+        )
+    if not new and not changed:
+        return
     line_cols = ", ".join(ADAPTER_LINE_COLUMNS)
     con.execute(
         f"""
         INSERT INTO {ORDER_LINES.qualified} ({line_cols}, run_id)
-        SELECT {line_cols}, $run_id FROM stg_lines
-        WHERE order_key IN (SELECT order_key FROM stg_cmp WHERE is_new OR is_changed)
+        SELECT {line_cols}, $run_id FROM stg_lines {pick_written}
         """,
         {"run_id": run_id},
     )
-    result.lines += scalar(
-        con,
-        "SELECT count(*) FROM stg_lines "
-        "WHERE order_key IN (SELECT order_key FROM stg_cmp WHERE is_new OR is_changed)",
-    )
+    result.lines += scalar(con, f"SELECT count(*) FROM stg_lines {pick_written}")
     con.execute(
         f"""
         INSERT INTO {ORDER_EVENTS.qualified} BY NAME
@@ -404,7 +469,11 @@ def _upsert(
             FROM stg_orders s JOIN stg_cmp c USING (order_key)
             WHERE (c.is_new OR c.is_changed) AND c.cancels
         )
-        ON CONFLICT DO NOTHING
+        -- Orders new to the platform have no events yet: only changed ones need the check.
+        WHERE event_id NOT IN (
+            SELECT event_id FROM oms.order_events
+            WHERE order_key IN (SELECT order_key FROM stg_cmp WHERE is_changed)
+        )
         """,
         params,
     )
@@ -471,8 +540,12 @@ def ingest_file(
     run_id: str,
     now: datetime,
     result: IntakeResult,
+    batches: Callable[[], Iterable[ParsedFile]] | None = None,
 ) -> FileOutcome:
-    """Ingest one inbox file; never raises for a bad file (it is rejected with a reason)."""
+    """Ingest one inbox file; never raises for a bad file (it is rejected with a reason).
+
+    ``batches`` gives the parsed file when it was read ahead (see :func:`ingest_inbox`).
+    """
     file_id = file_sha256(path)
     size = path.stat().st_size
     outcome = FileOutcome(name=path.name, file_id=file_id, status="processed")
@@ -490,15 +563,25 @@ def ingest_file(
         result.files.append(outcome)
         return outcome
     try:
-        parsed = read_file(path)
-        outcome.format = parsed.format
-        outcome.channel = ",".join(parsed.orders.get_column("channel").unique().sort())
-        outcome.orders = parsed.orders.height
-        outcome.lines = parsed.lines.height
-        with transaction(con):
-            _stage(con, parsed)
-            _upsert(con, run_id, now, result)
+        channels: set[str] = set()
+        batch_result = IntakeResult()
+        with transaction(con):  # the whole file or nothing, however many batches it has
+            for parsed in (batches or (lambda: parse_file(path)))():
+                outcome.format = parsed.format
+                channels.update(parsed.orders.get_column("channel").unique().to_list())
+                outcome.orders += parsed.orders.height
+                outcome.lines += parsed.lines.height
+                _stage(con, parsed)
+                _upsert(con, run_id, now, batch_result)
+                con.unregister("in_orders")
+                con.unregister("in_lines")
+            outcome.channel = ",".join(sorted(channels))
             _record_file(con, outcome, size, run_id, now)
+        result.new_orders += batch_result.new_orders
+        result.updated_orders += batch_result.updated_orders
+        result.cancelled_orders += batch_result.cancelled_orders
+        result.unchanged_orders += batch_result.unchanged_orders
+        result.lines += batch_result.lines
     except UnreadableFile as exc:
         outcome.status = "rejected"
         outcome.reason = str(exc)
@@ -517,6 +600,25 @@ def ingest_file(
     return outcome
 
 
+#: Files up to this size are parsed ahead, in a worker thread, while the previous one is
+#: written (Polars and DuckDB both release the GIL); bigger ones stream batch by batch.
+READ_AHEAD_BYTES = 256 * 1024 * 1024
+
+
+def _read_ahead(path: Path) -> list[ParsedFile] | None:
+    if path.stat().st_size > READ_AHEAD_BYTES:
+        return None
+    return list(parse_file(path))
+
+
+def _from_future(path: Path, future: Future) -> Callable[[], Iterable[ParsedFile]]:
+    def batches() -> Iterable[ParsedFile]:
+        parsed = future.result()  # re-raises the worker's UnreadableFile here
+        return parse_file(path) if parsed is None else parsed
+
+    return batches
+
+
 def ingest_inbox(
     con: duckdb.DuckDBPyConnection,
     inbox: Path,
@@ -527,17 +629,30 @@ def ingest_inbox(
     now: datetime,
 ) -> IntakeResult:
     result = IntakeResult()
+    paths = []
     for path in inbox_files(inbox):
         if other_stage_layout(_head(path)):
             result.left_for_later.append(path.name)
-            continue
-        ingest_file(
-            con,
-            path,
-            archive_dir=archive_dir,
-            rejected_dir=rejected_dir,
-            run_id=run_id,
-            now=now,
-            result=result,
-        )
+        else:
+            paths.append(path)
+    threads = scalar(con, "SELECT current_setting('threads')")
+    con.execute("SET threads = 1")  # the other core parses the next file
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oms-read-ahead") as pool:
+        ahead = [pool.submit(_read_ahead, p) for p in paths[:1]]
+        for i, path in enumerate(paths):
+            if i + 1 < len(paths):
+                ahead.append(pool.submit(_read_ahead, paths[i + 1]))
+            ingest_file(
+                con,
+                path,
+                archive_dir=archive_dir,
+                rejected_dir=rejected_dir,
+                run_id=run_id,
+                now=now,
+                result=result,
+                batches=_from_future(path, ahead[i]),
+            )
+            ahead[i] = None  # let the parsed frames go
+    con.execute(f"SET threads = {int(threads)}")
+    con.execute("CHECKPOINT")
     return result

@@ -257,7 +257,6 @@ ORDER_LINES = Table(
         Column("requires_shipping", "BOOLEAN", "False for digital goods and services.", False),
         *_lineage(),
     ),
-    primary_key=("order_key", "line_no"),
 )
 
 ORDER_EVENTS = Table(
@@ -276,7 +275,6 @@ ORDER_EVENTS = Table(
         Column("detail", "VARCHAR", "Human-readable detail."),
         Column("run_id", "VARCHAR", "Batch run that recorded it.", False),
     ),
-    primary_key=("event_id",),
 )
 
 TABLES: tuple[Table, ...] = (FILES, BATCH_RUNS, ORDERS, ORDER_LINES, ORDER_EVENTS)

@@ -27,6 +27,10 @@ def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
         con.execute(f"ATTACH '{path}' AS {CATALOG}{mode}")
         con.execute(f"USE {CATALOG}")
         con.execute("SET TimeZone = 'UTC'")
+        # Checkpoint when a stage says so (or on close), not after every large commit: an
+        # automatic checkpoint per file rewrote the growing tables again and again.
+        con.execute("SET checkpoint_threshold = '1GB'")
+        con.execute("SET memory_limit = '1GB'")
         yield con
     finally:
         con.close()

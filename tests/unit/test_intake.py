@@ -300,3 +300,18 @@ def test_cli_dry_run_prints_one_json_object_per_order_and_exit_2_for_a_bad_file(
     assert failed.exit_code == 2
     assert "empty file" in failed.stderr
     assert failed.stdout == ""
+
+
+def test_an_unexpected_adapter_error_rejects_only_that_file(wh, monkeypatch):
+    from pipelines.lib.channels.direct import DirectOrderCsv
+
+    def broken(self, path, source_file):
+        raise ZeroDivisionError("adapter bug")
+        yield
+
+    drop(wh.inbox, "a.csv", direct_csv([order("P-1")]))
+    monkeypatch.setattr(DirectOrderCsv, "parse", broken)
+    result = wh.run()
+    assert result.files[0].status == "rejected"
+    assert "ZeroDivisionError: adapter bug" in result.files[0].reason
+    assert (wh.rejected / "a.csv").exists()

@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover
 UTF8_BOM = b"\xef\xbb\xbf"
 
 #: Size of the pieces a large CSV is read in; each piece ends on a record boundary.
-CSV_CHUNK_BYTES = 64 * 1024 * 1024
+CSV_CHUNK_BYTES = 16 * 1024 * 1024
 
 #: Column holding the 1-based data record number (the header is not counted) while parsing.
 RECORD = "__record"
