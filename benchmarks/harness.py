@@ -75,11 +75,22 @@ def machine() -> dict[str, str]:
     }
 
 
+def calibration_seconds() -> float:
+    """A fixed pure-Python loop: this shared machine's speed varies by the hour (up to ~40%
+    between runs of the same code), so each result says how fast the machine was."""
+    began = time.perf_counter()
+    total = 0
+    for i in range(20_000_000):
+        total += i
+    return time.perf_counter() - began
+
+
 def machine_line(host: dict[str, str]) -> str:
     return (
         f"Machine: {host['nproc']} CPUs ({host['cpu']}), {host['memory']} RAM; "
         f"Python {host['python']}, Polars {host['polars']}, DuckDB {host['duckdb']}, "
-        f"numpy {host['numpy']}; measured {host['date']}."
+        f"numpy {host['numpy']}; measured {host['date']}; calibration loop "
+        f"{calibration_seconds():.2f} s (20M Python additions; lower is faster)."
     )
 
 

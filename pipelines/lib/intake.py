@@ -26,7 +26,7 @@ import polars as pl
 from pipelines.lib.channels import SNIFF_BYTES, ChannelAdapter, UnreadableFile, detect
 from pipelines.lib.channels.base import ADAPTER_LINE_COLUMNS, ADAPTER_ORDER_COLUMNS
 from pipelines.lib.schema import FILES, MONEY, ORDER_EVENTS, ORDER_LINES, ORDERS
-from pipelines.lib.warehouse import scalar, transaction
+from pipelines.lib.warehouse import MEMORY_LIMIT, scalar, transaction
 
 #: Order columns that are lineage, not content: a change in them alone is no update.
 _NOT_CONTENT = {"source_file", "source_row", "source_message_id"}
@@ -601,8 +601,11 @@ def ingest_file(
 
 
 #: Files up to this size are parsed ahead, in a worker thread, while the previous one is
-#: written (Polars and DuckDB both release the GIL); bigger ones stream batch by batch.
+#: written (Polars and DuckDB both release the GIL); bigger ones stream batch by batch, with
+#: DuckDB held to STREAM_MEMORY_LIMIT so the file's uncommitted rows spill to disk rather
+#: than grow the process (its transaction must hold the whole file: all or nothing).
 READ_AHEAD_BYTES = 256 * 1024 * 1024
+STREAM_MEMORY_LIMIT = "640MB"
 
 
 def _read_ahead(path: Path) -> list[ParsedFile] | None:
@@ -611,10 +614,20 @@ def _read_ahead(path: Path) -> list[ParsedFile] | None:
     return list(parse_file(path))
 
 
-def _from_future(path: Path, future: Future) -> Callable[[], Iterable[ParsedFile]]:
+def _streamed(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[ParsedFile]:
+    con.execute(f"SET memory_limit = '{STREAM_MEMORY_LIMIT}'")
+    try:
+        yield from parse_file(path)
+    finally:
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+
+
+def _from_future(
+    con: duckdb.DuckDBPyConnection, path: Path, future: Future
+) -> Callable[[], Iterable[ParsedFile]]:
     def batches() -> Iterable[ParsedFile]:
         parsed = future.result()  # re-raises the worker's UnreadableFile here
-        return parse_file(path) if parsed is None else parsed
+        return _streamed(con, path) if parsed is None else parsed
 
     return batches
 
@@ -650,7 +663,7 @@ def ingest_inbox(
                 run_id=run_id,
                 now=now,
                 result=result,
-                batches=_from_future(path, ahead[i]),
+                batches=_from_future(con, path, ahead[i]),
             )
             ahead[i] = None  # let the parsed frames go
     con.execute(f"SET threads = {int(threads)}")

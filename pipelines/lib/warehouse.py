@@ -16,6 +16,9 @@ from pipelines.lib.schema import SCHEMA_VERSION, SCHEMAS, TABLES, Table
 #: Catalog name the warehouse file is attached under. The file is ``oms.duckdb`` and one of
 #: its schemas is ``oms``; opened directly, ``oms.orders`` would be ambiguous.
 CATALOG = "warehouse"
+#: DuckDB's memory budget per connection; beyond it, temporary and uncommitted data spill
+#: to disk (Polars, which does the row logic, has the rest of the machine).
+MEMORY_LIMIT = "1GB"
 
 
 @contextmanager
@@ -30,7 +33,7 @@ def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
         # Checkpoint when a stage says so (or on close), not after every large commit: an
         # automatic checkpoint per file rewrote the growing tables again and again.
         con.execute("SET checkpoint_threshold = '1GB'")
-        con.execute("SET memory_limit = '1GB'")
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         yield con
     finally:
         con.close()

@@ -315,3 +315,26 @@ def test_an_unexpected_adapter_error_rejects_only_that_file(wh, monkeypatch):
     assert result.files[0].status == "rejected"
     assert "ZeroDivisionError: adapter bug" in result.files[0].reason
     assert (wh.rejected / "a.csv").exists()
+
+
+def test_a_streamed_big_file_is_all_or_nothing_and_restores_the_memory_limit(tmp_path, monkeypatch):
+    import pipelines.lib.intake as intake
+
+    monkeypatch.setattr(intake, "READ_AHEAD_BYTES", 0)  # every file takes the streamed path
+    inbox, archive, rejected = (tmp_path / n for n in ("inbox", "archive", "rejected"))
+    inbox.mkdir()
+    drop(inbox, "good.csv", direct_csv([order("P-1"), order("P-2")]))
+    drop(inbox, "bad.csv", direct_csv([order("P-3"), order("P-4", ordered_at="")]))
+    with connect(tmp_path / "oms.duckdb") as con:
+        migrate(con)
+        limit = scalar(con, "SELECT current_setting('memory_limit')")
+        result = ingest_inbox(
+            con, inbox, archive_dir=archive, rejected_dir=rejected, run_id="r", now=NOW
+        )
+        assert scalar(con, "SELECT current_setting('memory_limit')") == limit
+        keys = frame(con, "SELECT order_key FROM oms.orders ORDER BY 1")["order_key"].to_list()
+    assert {f.name: f.status for f in result.files} == {
+        "good.csv": "processed",
+        "bad.csv": "rejected",
+    }
+    assert keys == ["phone:P-1", "phone:P-2"]
