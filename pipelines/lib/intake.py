@@ -217,8 +217,8 @@ def parse_file(path: Path) -> Iterator[ParsedFile]:
             yield _read_email(path)
         else:
             yield from _read_batches(detect(head), path, path.name)
-    except UnreadableFile:
-        raise
+    except (UnreadableFile, MemoryError, OSError):
+        raise  # OSError/MemoryError are the machine's trouble, not the file's: the run fails
     except Exception as exc:  # a surprise in an adapter sets this file aside, not the batch
         raise UnreadableFile(
             f"could not be read ({type(exc).__name__}: {str(exc)[:500]}); the file is kept "
@@ -279,7 +279,7 @@ def _stage(con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> None:
             CREATE OR REPLACE TEMP TABLE stg_orders AS
             WITH line_hash AS (
                 SELECT order_key,
-                       CAST(sum(md5_number({_digest(_LINE_CONTENT_COLUMNS)})) AS VARCHAR)
+                       CAST(bit_xor(md5_number_lower({_digest(_LINE_CONTENT_COLUMNS)})) AS VARCHAR)
                            AS lines_hash
                 FROM in_lines GROUP BY order_key
             )
@@ -349,7 +349,7 @@ def _stage(con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> None:
         """
         CREATE OR REPLACE TEMP TABLE stg_orders AS
         WITH line_hash AS (
-            SELECT order_key, CAST(sum(md5_number(line_hash)) AS VARCHAR) AS lines_hash
+            SELECT order_key, CAST(bit_xor(md5_number_lower(line_hash)) AS VARCHAR) AS lines_hash
             FROM stg_lines_once GROUP BY order_key
         )
         SELECT o.* EXCLUDE (order_hash, copies),
@@ -361,7 +361,11 @@ def _stage(con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> None:
 
 
 def _upsert(
-    con: duckdb.DuckDBPyConnection, run_id: str, now: datetime, result: IntakeResult
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    now: datetime,
+    result: IntakeResult,
+    file_id: str,
 ) -> None:
     con.execute(
         """
@@ -370,6 +374,10 @@ def _upsert(
                o.order_key IS NULL AS is_new,
                o.order_key IS NOT NULL AND o.content_hash <> s.content_hash AS is_changed,
                s.status = 'cancelled' AND coalesce(o.status, '') <> 'cancelled' AS cancels,
+               -- The channel took back its own cancellation (e.g. WooCommerce restored the
+               -- order); an ops cancellation leaves channel_status alone and stays cancelled.
+               o.status = 'cancelled' AND s.status <> 'cancelled'
+                   AND o.channel_status IS DISTINCT FROM s.channel_status AS reopens,
                CASE WHEN o.order_key IS NOT NULL AND o.content_hash <> s.content_hash
                THEN concat_ws(', ',
                    CASE WHEN o.payment_status IS DISTINCT FROM s.payment_status
@@ -424,7 +432,8 @@ def _upsert(
         con.execute(
             f"""
             UPDATE {ORDERS.qualified} AS o SET {sets},
-                status = CASE WHEN s.status = 'cancelled' THEN 'cancelled' ELSE o.status END,
+                status = CASE WHEN s.status = 'cancelled' THEN 'cancelled'
+                              WHEN c.reopens THEN 'received' ELSE o.status END,
                 content_hash = s.content_hash, updated_at = $now, run_id = $run_id
             FROM stg_orders s JOIN stg_cmp c USING (order_key)
             WHERE o.order_key = s.order_key AND c.is_changed
@@ -451,7 +460,10 @@ def _upsert(
     con.execute(
         f"""
         INSERT INTO {ORDER_EVENTS.qualified} BY NAME
-        SELECT md5(order_key || '|' || event || '|' || content_hash) AS event_id,
+        -- 'received' happens once per order; an update or cancellation once per file that
+        -- brought it (the same file is never processed twice; A -> B -> A -> B is 3 updates).
+        SELECT md5(order_key || '|' || event
+                   || CASE WHEN event = 'received' THEN '' ELSE '|' || $file_id END) AS event_id,
                order_key, event, $now AS "at", detail, $run_id AS run_id
         FROM (
             SELECT s.order_key, s.content_hash, 'received' AS event,
@@ -468,6 +480,11 @@ def _upsert(
                    || ') in ' || s.source_file
             FROM stg_orders s JOIN stg_cmp c USING (order_key)
             WHERE (c.is_new OR c.is_changed) AND c.cancels
+            UNION ALL
+            SELECT s.order_key, s.content_hash, 'reopened',
+                   'the channel reopened the order (' || coalesce(s.channel_status, '?')
+                   || ') in ' || s.source_file
+            FROM stg_orders s JOIN stg_cmp c USING (order_key) WHERE c.is_changed AND c.reopens
         )
         -- Orders new to the platform have no events yet: only changed ones need the check.
         WHERE event_id NOT IN (
@@ -475,7 +492,7 @@ def _upsert(
             WHERE order_key IN (SELECT order_key FROM stg_cmp WHERE is_changed)
         )
         """,
-        params,
+        {**params, "file_id": file_id},
     )
 
 
@@ -572,7 +589,7 @@ def ingest_file(
                 outcome.orders += parsed.orders.height
                 outcome.lines += parsed.lines.height
                 _stage(con, parsed)
-                _upsert(con, run_id, now, batch_result)
+                _upsert(con, run_id, now, batch_result, file_id)
                 con.unregister("in_orders")
                 con.unregister("in_lines")
             outcome.channel = ",".join(sorted(channels))
@@ -650,22 +667,24 @@ def ingest_inbox(
             paths.append(path)
     threads = scalar(con, "SELECT current_setting('threads')")
     con.execute("SET threads = 1")  # the other core parses the next file
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oms-read-ahead") as pool:
-        ahead = [pool.submit(_read_ahead, p) for p in paths[:1]]
-        for i, path in enumerate(paths):
-            if i + 1 < len(paths):
-                ahead.append(pool.submit(_read_ahead, paths[i + 1]))
-            ingest_file(
-                con,
-                path,
-                archive_dir=archive_dir,
-                rejected_dir=rejected_dir,
-                run_id=run_id,
-                now=now,
-                result=result,
-                batches=_from_future(con, path, ahead[i]),
-            )
-            ahead[i] = None  # let the parsed frames go
-    con.execute(f"SET threads = {int(threads)}")
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oms-read-ahead") as pool:
+            ahead = [pool.submit(_read_ahead, p) for p in paths[:1]]
+            for i, path in enumerate(paths):
+                if i + 1 < len(paths):
+                    ahead.append(pool.submit(_read_ahead, paths[i + 1]))
+                ingest_file(
+                    con,
+                    path,
+                    archive_dir=archive_dir,
+                    rejected_dir=rejected_dir,
+                    run_id=run_id,
+                    now=now,
+                    result=result,
+                    batches=_from_future(con, path, ahead[i]),
+                )
+                ahead[i] = None  # let the parsed frames go
+    finally:
+        con.execute(f"SET threads = {int(threads)}")
     con.execute("CHECKPOINT")
     return result

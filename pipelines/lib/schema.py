@@ -219,6 +219,11 @@ ORDERS = Table(
         Column("tax_amount", MONEY, "Tax charged."),
         Column("discount_amount", MONEY, "Order-level discount."),
         Column("order_total", MONEY, "What the customer pays."),
+        Column(
+            "prices_include_tax",
+            "BOOLEAN",
+            "True when prices already include tax (totals add up without tax_amount).",
+        ),
         Column("payment_method", "VARCHAR", "Payment method as named by the channel."),
         Column("payment_status", "VARCHAR", "Canonical: " + ", ".join(PAYMENT_STATUSES) + "."),
         Column("service_level", "VARCHAR", "Canonical: " + ", ".join(SERVICE_LEVELS) + ".", False),

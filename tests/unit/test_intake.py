@@ -338,3 +338,62 @@ def test_a_streamed_big_file_is_all_or_nothing_and_restores_the_memory_limit(tmp
         "bad.csv": "rejected",
     }
     assert keys == ["phone:P-1", "phone:P-2"]
+
+
+def test_the_same_lines_in_another_row_order_are_no_update(wh):
+    lines = [
+        {"line_no": n, "sku": f"SKU-{n:05d}", "quantity": 1, "unit_price": f"{n}.00"}
+        for n in range(1, 9)
+    ]
+    drop(wh.inbox, "a.csv", direct_csv([order("P-1", lines=lines)]))
+    wh.run()
+    for k, shuffled in enumerate((lines[::-1], lines[3:] + lines[:3], lines[1::2] + lines[::2])):
+        extra = order(f"X-{k}")  # different bytes, so the file is not a duplicate
+        drop(wh.inbox, f"b{k}.csv", direct_csv([order("P-1", lines=shuffled), extra]))
+        result = wh.run(LATER, f"run-{k}")
+        assert (result.updated_orders, result.unchanged_orders) == (0, 1)
+
+
+def test_every_real_change_is_an_event_even_back_and_forth(wh):
+    for k, city in enumerate(["Newark", "Boston", "Newark", "Boston"]):
+        drop(wh.inbox, f"f{k}.csv", direct_csv([order("P-1", ship_city=city), order(f"X-{k}")]))
+        wh.run(LATER, f"run-{k}")
+    events = wh.query(
+        "SELECT event FROM oms.order_events WHERE order_key = 'phone:P-1' ORDER BY run_id"
+    )
+    assert events["event"].to_list() == ["received", "updated", "updated", "updated"]
+    assert wh.one("SELECT ship_city FROM oms.orders WHERE order_key = 'phone:P-1'") == "Boston"
+
+
+def test_a_channel_that_takes_back_its_cancellation_reopens_the_order(wh):
+    def woo(status: str) -> str:
+        return json.dumps(
+            [
+                {
+                    "id": 90,
+                    "number": "90",
+                    "status": status,
+                    "currency": "USD",
+                    "date_created_gmt": "2026-11-20T10:00:00",
+                    "total": "12.00",
+                    "shipping_total": "2.00",
+                    "total_tax": "0.00",
+                    "discount_total": "0.00",
+                    "billing": {"first_name": "Jo", "last_name": "Li", "email": "jo@example.com"},
+                    "shipping": {"country": "US", "postcode": "07102", "city": "Newark"},
+                    "line_items": [
+                        {"id": 1, "sku": "SKU-00001", "name": "Mug", "quantity": 1,
+                         "subtotal": "10.00", "total": "10.00", "price": 10}
+                    ],
+                }
+            ]
+        )  # fmt: skip
+
+    drop(wh.inbox, "w1.json", woo("cancelled"))
+    wh.run()
+    assert wh.one("SELECT status FROM oms.orders") == "cancelled"
+    drop(wh.inbox, "w2.json", woo("processing"))
+    wh.run(LATER, "run-2")
+    assert wh.one("SELECT status FROM oms.orders") == "received"
+    events = wh.query('SELECT event FROM oms.order_events ORDER BY "at", event')["event"]
+    assert events.to_list() == ["cancelled", "received", "reopened", "updated"]

@@ -296,7 +296,13 @@ def _build(
     )
     require_values(orders, {"_ordered_at": "ordered_at"}, describe_row=where)
     for column, offset in (("ordered_at", "_offset"), ("ship_by", "_ship_by_offset")):
-        bare = orders.filter(pl.col(column).is_not_null() & pl.col(offset).is_null())
+        # A date alone is allowed for ship_by (the end of that day, UTC; see the template).
+        date_only = pl.col(column).str.strip_chars().str.contains(r"^\d{4}-\d{2}-\d{2}$")
+        bare = orders.filter(
+            pl.col(column).is_not_null()
+            & pl.col(offset).is_null()
+            & ~(date_only.fill_null(False) & pl.lit(column == "ship_by"))
+        )
         if bare.height:
             row = bare.row(0, named=True)
             place, line = where(row)

@@ -24,6 +24,7 @@ row, and of each line's own row.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -305,6 +306,18 @@ def _batch(rows: pl.DataFrame, path: Path, source_file: str) -> ParsedBatch:
         "tax_amount",
         order_discount.alias("discount_amount"),
         "order_total",
+        # Tax-inclusive stores (e.g. Australian GST): Total = Subtotal + Shipping, tax inside.
+        (
+            (pl.col("tax_amount") > 0)
+            & (
+                (
+                    pl.col("subtotal_raw")
+                    + pl.col("shipping_amount").fill_null(0)
+                    - pl.col("order_total")
+                ).abs()
+                <= pl.lit(Decimal("0.01"))
+            )
+        ).alias("prices_include_tax"),
         f("Payment Method").alias("payment_method"),
         vocabulary(f("Financial Status"), PAYMENT_STATUSES, "unknown").alias("payment_status"),
         service_level_from_method(f("Shipping Method")).alias("service_level"),

@@ -47,6 +47,7 @@ from pipelines.lib.channels.common import (
     GROUP,
     add_timestamp,
     check_parsed,
+    half_up_division,
     head_text,
     integer,
     json_first_line_object,
@@ -67,17 +68,18 @@ FORMAT = "woocommerce_json"
 
 #: ``status`` → order status. WooCommerce order statuses (REST API v3 docs, ``_orders.md``):
 #: pending, processing, on-hold, completed, cancelled, refunded, failed, trash, plus the
-#: block checkout's checkout-draft. Cancelled, refunded, failed and trashed orders are
-#: ``cancelled``; everything else (known or not) is ``received``.
+#: block checkout's checkout-draft. Cancelled, refunded and trashed orders are ``cancelled``;
+#: everything else (known or not) is ``received``. ``failed`` is a failed payment the customer
+#: may retry (the order then becomes processing), so it is received with payment ``failed``.
 ORDER_STATUSES: dict[str, str] = {
     "pending": "received",
     "checkout-draft": "received",
     "on-hold": "received",
     "processing": "received",
     "completed": "received",
+    "failed": "received",
     "cancelled": "cancelled",
     "refunded": "cancelled",
-    "failed": "cancelled",
     "trash": "cancelled",
 }
 
@@ -148,6 +150,7 @@ ORDER_SCHEMA: dict[str, pl.DataType] = {
             "customer_note",
         )
     },
+    "prices_include_tax": pl.Boolean(),
     "billing": _ADDRESS,
     "shipping": _ADDRESS,
     "line_items": pl.List(_ITEM),
@@ -252,6 +255,8 @@ def _project(value: object, schema: dict) -> dict | None:
                 if isinstance(item, list)
                 else None
             )
+        elif dtype == pl.Boolean:
+            out[name] = item if isinstance(item, bool) else None
         else:
             out[name] = money_text(item) if isinstance(item, float) else text(item)
     return out
@@ -458,6 +463,7 @@ def _batch(raw: pl.DataFrame, source_file: str) -> ParsedBatch:
             "discount_amount"
         ),
         pl.col("_total").alias("order_total"),
+        pl.col("prices_include_tax"),
         pl.coalesce(_blank(pl.col("payment_method_title")), _blank(pl.col("payment_method"))).alias(
             "payment_method"
         ),
@@ -476,7 +482,11 @@ def _batch(raw: pl.DataFrame, source_file: str) -> ParsedBatch:
         "sku",
         "product_name",
         pl.col("_quantity").alias("quantity"),
-        pl.col("_price").alias("unit_price"),
+        # WooCommerce's ``price`` is total ÷ quantity (after coupons); the unit price before
+        # the line's discount is subtotal ÷ quantity.
+        pl.coalesce(
+            half_up_division(pl.col("_subtotal"), pl.col("_quantity")), pl.col("_price")
+        ).alias("unit_price"),
         "line_discount",
         "line_total",
         "requires_shipping",

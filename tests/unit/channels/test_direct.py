@@ -299,3 +299,12 @@ def test_direct_json_is_not_taken_for_a_tracker_or_woocommerce(tmp_path):
     woo = json.dumps({"id": 1, "line_items": [], "order_key": "wc_x", "billing": {}}).encode()
     assert not JSON.sniff(woo)
     assert WooCommerceJson().sniff(woo)
+
+
+def test_a_date_only_ship_by_means_the_end_of_that_day_utc(tmp_path):
+    text = (
+        "order_id,ordered_at,sku,quantity,unit_price,ship_by\n"
+        "P-1,2026-11-20T14:05:00-05:00,SKU-00001,2,19.99,2026-11-25\n"
+    )
+    orders, _ = read_all(CSV, write(tmp_path, "a.csv", text))
+    assert orders["ship_by"].to_list() == [datetime(2026, 11, 25, 23, 59, 59, tzinfo=UTC)]

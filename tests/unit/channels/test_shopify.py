@@ -11,6 +11,7 @@ import pytest
 
 from pipelines.lib.channels import UnreadableFile, common, detect
 from pipelines.lib.channels.shopify import ShopifyOrdersCsv
+from pipelines.lib.intake import read_file
 from tests.unit.channels.support import (
     SHOPIFY_HEADER,
     lines_of,
@@ -380,3 +381,15 @@ def test_bom_is_ignored(tmp_path):
     assert detect(path.read_bytes()).format == "shopify_csv"
     orders, _ = read_all(ADAPTER, path)
     assert orders["order_number"].to_list() == ["#1"]
+
+
+def test_a_tax_inclusive_store_is_flagged_and_adds_up_without_its_tax(samples_dir):
+    """shopify_2 is an Australian store: GST is inside the prices (Subtotal + Shipping = Total)."""
+    orders = read_file(samples_dir / "shopify_2.csv").orders
+    taxed = orders.filter(pl.col("tax_amount") > 0)
+    assert taxed.height == 13
+    assert taxed["prices_include_tax"].all()
+    for o in taxed.iter_rows(named=True):
+        assert o["subtotal"] + o["shipping_amount"] - o["discount_amount"] == o["order_total"]
+    us = read_file(samples_dir / "shopify_1.csv").orders
+    assert not us["prices_include_tax"].any()

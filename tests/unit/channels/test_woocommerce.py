@@ -239,7 +239,7 @@ def test_gmt_date_is_utc_without_an_offset(tmp_path):
         ("completed", "received", "paid", False),
         ("cancelled", "cancelled", "voided", True),
         ("refunded", "cancelled", "refunded", True),
-        ("failed", "cancelled", "failed", True),
+        ("failed", "received", "failed", False),
         ("trash", "cancelled", "unknown", True),
         ("wc-custom-status", "received", "unknown", False),
     ],
@@ -381,3 +381,17 @@ def test_other_woocommerce_resources_are_not_taken_for_orders():
     assert not ADAPTER.sniff(head)
     with pytest.raises(UnreadableFile, match="unknown layout"):
         detect(head)
+
+
+def test_a_coupon_line_keeps_its_pre_discount_unit_price(tmp_path):
+    """WooCommerce's price is total ÷ quantity; the unit price is subtotal ÷ quantity."""
+    item = {"id": 1, "name": "Mug", "sku": "SKU-00001", "quantity": 2,
+            "subtotal": "50.00", "total": "40.00", "price": 20}  # fmt: skip
+    _, lines = parse(tmp_path, make(line_items=[item]))
+    line = lines.row(0, named=True)
+    assert (line["unit_price"], line["line_discount"], line["line_total"]) == (
+        Decimal("25.00"),
+        Decimal("10.00"),
+        Decimal("40.00"),
+    )
+    assert line["quantity"] * line["unit_price"] - line["line_discount"] == line["line_total"]
