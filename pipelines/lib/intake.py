@@ -13,7 +13,7 @@ import hashlib
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,12 +58,22 @@ def other_stage_layout(head: bytes) -> str | None:
 
 @dataclass
 class ParsedFile:
-    """A whole file read into canonical rows (not yet written anywhere)."""
+    """A whole file (or a batch of one) read into canonical rows, not yet written anywhere."""
 
     name: str
     format: str
     orders: pl.DataFrame
     lines: pl.DataFrame
+
+    def prepared(self) -> tuple[object, object, bool]:
+        """(orders, lines) as Arrow tables for DuckDB, and whether any key repeats.
+
+        Done by the read-ahead worker, so the writing thread only writes.
+        """
+        repeats = bool(self.orders.get_column("order_key").is_duplicated().any()) or bool(
+            self.lines.select("order_key", "line_no").is_duplicated().any()
+        )
+        return self.orders.to_arrow(), self.lines.to_arrow(), repeats
 
 
 @dataclass
@@ -259,36 +269,23 @@ def _digest(columns: list[str], prefix: str = "") -> str:
     return f"md5(concat_ws(chr(31), {parts}))"
 
 
-def _stage(con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> None:
-    """Temp tables stg_orders/stg_lines with content hashes, one row per order and line.
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    parsed: ParsedFile,
+    prepared: tuple[object, object, bool] | None = None,
+) -> None:
+    """Views stg_orders/stg_lines over the parsed rows, one row per order and line.
 
     The same order more than once in a file is read once when every copy is identical
     (order fields and lines); any difference rejects the file, since which copy is right
     can't be known.
     """
-    con.register("in_orders", parsed.orders)
-    con.register("in_lines", parsed.lines)
-    repeats = bool(parsed.orders.get_column("order_key").is_duplicated().any()) or bool(
-        parsed.lines.select("order_key", "line_no").is_duplicated().any()
-    )
+    orders, lines, repeats = prepared if prepared is not None else parsed.prepared()
+    con.register("in_orders", orders)
+    con.register("in_lines", lines)
     if not repeats:  # the usual case: every order and line once, nothing to reconcile
-        # The lines are written straight from the parsed frame (no staged copy).
+        con.execute("CREATE OR REPLACE TEMP VIEW stg_orders AS SELECT * FROM in_orders")
         con.execute("CREATE OR REPLACE TEMP VIEW stg_lines AS SELECT * FROM in_lines")
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE stg_orders AS
-            WITH line_hash AS (
-                SELECT order_key,
-                       CAST(bit_xor(md5_number_lower({_digest(_LINE_CONTENT_COLUMNS)})) AS VARCHAR)
-                           AS lines_hash
-                FROM in_lines GROUP BY order_key
-            )
-            SELECT o.*,
-                   md5({_digest(_CONTENT_COLUMNS, "o.")} || coalesce(h.lines_hash, ''))
-                       AS content_hash
-            FROM in_orders o LEFT JOIN line_hash h USING (order_key)
-            """
-        )
         return
     con.execute(
         f"""
@@ -347,17 +344,12 @@ def _stage(con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> None:
     con.execute("CREATE OR REPLACE TEMP VIEW stg_lines AS SELECT * FROM stg_lines_once")
     con.execute(
         """
-        CREATE OR REPLACE TEMP TABLE stg_orders AS
-        WITH line_hash AS (
-            SELECT order_key, CAST(bit_xor(md5_number_lower(line_hash)) AS VARCHAR) AS lines_hash
-            FROM stg_lines_once GROUP BY order_key
-        )
-        SELECT o.* EXCLUDE (order_hash, copies),
-               md5(o.order_hash || coalesce(h.lines_hash, '')) AS content_hash
-        FROM stg_orders_all o LEFT JOIN line_hash h USING (order_key)
-        QUALIFY row_number() OVER (PARTITION BY o.order_key ORDER BY o.source_row) = 1
+        CREATE OR REPLACE TEMP TABLE stg_orders_once AS
+        SELECT * EXCLUDE (order_hash, copies) FROM stg_orders_all
+        QUALIFY row_number() OVER (PARTITION BY order_key ORDER BY source_row) = 1
         """
     )
+    con.execute("CREATE OR REPLACE TEMP VIEW stg_orders AS SELECT * FROM stg_orders_once")
 
 
 def _upsert(
@@ -367,36 +359,82 @@ def _upsert(
     result: IntakeResult,
     file_id: str,
 ) -> None:
+    """Write the staged orders: new ones inserted, changed ones updated, with their events.
+
+    An order already known is compared with what is stored, field by field and line by line
+    (exactly, no hashing), so the cost is in the re-exported orders, not in the new ones.
+    """
+    line_cmp = ", ".join(["order_key", *_LINE_CONTENT_COLUMNS])
     con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE stg_known AS
+        SELECT order_key FROM stg_orders
+        WHERE order_key IN (SELECT order_key FROM {ORDERS.qualified})
         """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE stg_lines_changed AS
+        WITH incoming AS (
+            SELECT {line_cmp} FROM stg_lines WHERE order_key IN (SELECT order_key FROM stg_known)
+        ),
+        stored AS (
+            SELECT {line_cmp} FROM {ORDER_LINES.qualified}
+            WHERE order_key IN (SELECT order_key FROM stg_known)
+        )
+        SELECT DISTINCT order_key FROM (
+            (SELECT * FROM incoming EXCEPT SELECT * FROM stored)
+            UNION ALL
+            (SELECT * FROM stored EXCEPT SELECT * FROM incoming)
+        )
+        """
+    )
+    # The stored status is the lifecycle status later stages move on; a cancellation by the
+    # channel shows in channel_status / cancelled_at, which are compared.
+    compared = [c for c in _CONTENT_COLUMNS if c != "status"]
+    old = ", ".join(f"o.{c}" for c in compared)
+    new_ = ", ".join(f"s.{c}" for c in compared)
+    con.execute(
+        f"""
         CREATE OR REPLACE TEMP TABLE stg_cmp AS
-        SELECT s.order_key,
-               o.order_key IS NULL AS is_new,
-               o.order_key IS NOT NULL AND o.content_hash <> s.content_hash AS is_changed,
-               s.status = 'cancelled' AND coalesce(o.status, '') <> 'cancelled' AS cancels,
-               -- The channel took back its own cancellation (e.g. WooCommerce restored the
-               -- order); an ops cancellation leaves channel_status alone and stays cancelled.
-               o.status = 'cancelled' AND s.status <> 'cancelled'
-                   AND o.channel_status IS DISTINCT FROM s.channel_status AS reopens,
-               CASE WHEN o.order_key IS NOT NULL AND o.content_hash <> s.content_hash
-               THEN concat_ws(', ',
-                   CASE WHEN o.payment_status IS DISTINCT FROM s.payment_status
-                        THEN 'payment ' || coalesce(o.payment_status, '?') || ' -> '
-                             || coalesce(s.payment_status, '?') END,
-                   CASE WHEN o.channel_status IS DISTINCT FROM s.channel_status
-                        THEN 'channel status ' || coalesce(o.channel_status, '?') || ' -> '
-                             || coalesce(s.channel_status, '?') END,
-                   CASE WHEN (o.ship_address1, o.ship_address2, o.ship_city, o.ship_region,
-                              o.ship_postal_code, o.ship_country)
-                             IS DISTINCT FROM
-                             (s.ship_address1, s.ship_address2, s.ship_city, s.ship_region,
-                              s.ship_postal_code, s.ship_country)
-                        THEN 'ship-to address' END,
-                   CASE WHEN o.order_total IS DISTINCT FROM s.order_total
-                        THEN 'total ' || coalesce(o.order_total::VARCHAR, '?') || ' -> '
-                             || coalesce(s.order_total::VARCHAR, '?') END
+        WITH cmp AS (
+            SELECT s.order_key, s.status, s.channel_status, s.source_file,
+                   o.order_key IS NULL AS is_new,
+                   o.order_key IS NOT NULL AND (
+                       ({old}) IS DISTINCT FROM ({new_})
+                       OR s.order_key IN (SELECT order_key FROM stg_lines_changed)
+                   ) AS is_changed,
+                   s.status = 'cancelled' AND coalesce(o.status, '') <> 'cancelled' AS cancels,
+                   -- The channel took back its own cancellation (e.g. WooCommerce restored
+                   -- the order); an ops cancellation leaves channel_status alone.
+                   o.status = 'cancelled' AND s.status <> 'cancelled'
+                       AND o.channel_status IS DISTINCT FROM s.channel_status AS reopens,
+                   o.payment_status AS old_payment, s.payment_status AS new_payment,
+                   o.channel_status AS old_channel_status,
+                   (o.ship_address1, o.ship_address2, o.ship_city, o.ship_region,
+                    o.ship_postal_code, o.ship_country)
+                       IS DISTINCT FROM
+                   (s.ship_address1, s.ship_address2, s.ship_city, s.ship_region,
+                    s.ship_postal_code, s.ship_country) AS address_changed,
+                   o.order_total AS old_total, s.order_total AS new_total,
+                   s.order_key IN (SELECT order_key FROM stg_lines_changed) AS lines_changed
+            FROM stg_orders s LEFT JOIN {ORDERS.qualified} o USING (order_key)
+        )
+        SELECT *,
+               CASE WHEN is_changed THEN concat_ws(', ',
+                   CASE WHEN old_payment IS DISTINCT FROM new_payment
+                        THEN 'payment ' || coalesce(old_payment, '?') || ' -> '
+                             || coalesce(new_payment, '?') END,
+                   CASE WHEN old_channel_status IS DISTINCT FROM channel_status
+                        THEN 'channel status ' || coalesce(old_channel_status, '?') || ' -> '
+                             || coalesce(channel_status, '?') END,
+                   CASE WHEN address_changed THEN 'ship-to address' END,
+                   CASE WHEN old_total IS DISTINCT FROM new_total
+                        THEN 'total ' || coalesce(old_total::VARCHAR, '?') || ' -> '
+                             || coalesce(new_total::VARCHAR, '?') END,
+                   CASE WHEN lines_changed THEN 'lines' END
                ) END AS what_changed
-        FROM stg_orders s LEFT JOIN oms.orders o USING (order_key)
+        FROM cmp
         """
     )
     ((new, changed, cancels, total),) = con.execute(
@@ -407,6 +445,8 @@ def _upsert(
     result.updated_orders += changed
     result.cancelled_orders += cancels
     result.unchanged_orders += total - new - changed
+    if not new and not changed:
+        return
     params = {"run_id": run_id, "now": now}
     # A batch of orders all new to the platform (a bulk load) needs no join to pick them.
     pick_new = (
@@ -420,9 +460,8 @@ def _upsert(
     adapter_cols = ", ".join(ADAPTER_ORDER_COLUMNS)
     con.execute(
         f"""
-        INSERT INTO {ORDERS.qualified} ({adapter_cols}, content_hash, received_at,
-                                        updated_at, run_id)
-        SELECT {adapter_cols}, content_hash, $now, $now, $run_id FROM stg_orders {pick_new}
+        INSERT INTO {ORDERS.qualified} ({adapter_cols}, received_at, updated_at, run_id)
+        SELECT {adapter_cols}, $now, $now, $run_id FROM stg_orders {pick_new}
         """,
         params,
     )
@@ -434,7 +473,7 @@ def _upsert(
             UPDATE {ORDERS.qualified} AS o SET {sets},
                 status = CASE WHEN s.status = 'cancelled' THEN 'cancelled'
                               WHEN c.reopens THEN 'received' ELSE o.status END,
-                content_hash = s.content_hash, updated_at = $now, run_id = $run_id
+                updated_at = $now, run_id = $run_id
             FROM stg_orders s JOIN stg_cmp c USING (order_key)
             WHERE o.order_key = s.order_key AND c.is_changed
             """,
@@ -446,8 +485,6 @@ def _upsert(
             WHERE order_key IN (SELECT order_key FROM stg_cmp WHERE is_changed)
             """
         )
-    if not new and not changed:
-        return
     line_cols = ", ".join(ADAPTER_LINE_COLUMNS)
     con.execute(
         f"""
@@ -460,35 +497,33 @@ def _upsert(
     con.execute(
         f"""
         INSERT INTO {ORDER_EVENTS.qualified} BY NAME
-        -- 'received' happens once per order; an update or cancellation once per file that
-        -- brought it (the same file is never processed twice; A -> B -> A -> B is 3 updates).
+        -- 'received' happens once per order; an update, cancellation or reopening once per
+        -- file that brought it (a file is never processed twice; A -> B -> A is 2 updates).
         SELECT md5(order_key || '|' || event
                    || CASE WHEN event = 'received' THEN '' ELSE '|' || $file_id END) AS event_id,
                order_key, event, $now AS "at", detail, $run_id AS run_id
         FROM (
-            SELECT s.order_key, s.content_hash, 'received' AS event,
-                   'received from ' || s.source_file AS detail
-            FROM stg_orders s JOIN stg_cmp c USING (order_key) WHERE c.is_new
+            SELECT order_key, 'received' AS event, 'received from ' || source_file AS detail
+            FROM stg_cmp WHERE is_new
             UNION ALL
-            SELECT s.order_key, s.content_hash, 'updated',
-                   'updated from ' || s.source_file
-                   || CASE WHEN c.what_changed <> '' THEN ': ' || c.what_changed ELSE '' END
-            FROM stg_orders s JOIN stg_cmp c USING (order_key) WHERE c.is_changed
+            SELECT order_key, 'updated',
+                   'updated from ' || source_file
+                   || CASE WHEN what_changed <> '' THEN ': ' || what_changed ELSE '' END
+            FROM stg_cmp WHERE is_changed
             UNION ALL
-            SELECT s.order_key, s.content_hash, 'cancelled',
-                   'cancelled by the channel (' || coalesce(s.channel_status, 'cancelled')
-                   || ') in ' || s.source_file
-            FROM stg_orders s JOIN stg_cmp c USING (order_key)
-            WHERE (c.is_new OR c.is_changed) AND c.cancels
+            SELECT order_key, 'cancelled',
+                   'cancelled by the channel (' || coalesce(channel_status, 'cancelled')
+                   || ') in ' || source_file
+            FROM stg_cmp WHERE (is_new OR is_changed) AND cancels
             UNION ALL
-            SELECT s.order_key, s.content_hash, 'reopened',
-                   'the channel reopened the order (' || coalesce(s.channel_status, '?')
-                   || ') in ' || s.source_file
-            FROM stg_orders s JOIN stg_cmp c USING (order_key) WHERE c.is_changed AND c.reopens
+            SELECT order_key, 'reopened',
+                   'the channel reopened the order (' || coalesce(channel_status, '?')
+                   || ') in ' || source_file
+            FROM stg_cmp WHERE is_changed AND reopens
         )
         -- Orders new to the platform have no events yet: only changed ones need the check.
         WHERE event_id NOT IN (
-            SELECT event_id FROM oms.order_events
+            SELECT event_id FROM {ORDER_EVENTS.qualified}
             WHERE order_key IN (SELECT order_key FROM stg_cmp WHERE is_changed)
         )
         """,
@@ -557,13 +592,14 @@ def ingest_file(
     run_id: str,
     now: datetime,
     result: IntakeResult,
-    batches: Callable[[], Iterable[ParsedFile]] | None = None,
+    ahead: Future | None = None,
 ) -> FileOutcome:
     """Ingest one inbox file; never raises for a bad file (it is rejected with a reason).
 
-    ``batches`` gives the parsed file when it was read ahead (see :func:`ingest_inbox`).
+    ``ahead`` is the file read ahead by a worker (see :func:`ingest_inbox`).
     """
-    file_id = file_sha256(path)
+    read = ahead.result() if ahead is not None else _ReadAhead.of(path, parse=False)
+    file_id = read.file_id
     size = path.stat().st_size
     outcome = FileOutcome(name=path.name, file_id=file_id, status="processed")
     seen = scalar(
@@ -583,12 +619,12 @@ def ingest_file(
         channels: set[str] = set()
         batch_result = IntakeResult()
         with transaction(con):  # the whole file or nothing, however many batches it has
-            for parsed in (batches or (lambda: parse_file(path)))():
+            for parsed, prepared in read.batches(con, path):
                 outcome.format = parsed.format
                 channels.update(parsed.orders.get_column("channel").unique().to_list())
                 outcome.orders += parsed.orders.height
                 outcome.lines += parsed.lines.height
-                _stage(con, parsed)
+                _stage(con, parsed, prepared)
                 _upsert(con, run_id, now, batch_result, file_id)
                 con.unregister("in_orders")
                 con.unregister("in_lines")
@@ -617,18 +653,44 @@ def ingest_file(
     return outcome
 
 
-#: Files up to this size are parsed ahead, in a worker thread, while the previous one is
-#: written (Polars and DuckDB both release the GIL); bigger ones stream batch by batch, with
+#: Up to READ_AHEAD_FILES files are hashed, parsed and converted for DuckDB by worker threads
+#: while the current one is written (hashlib, Polars and DuckDB release the GIL). Files over
+#: READ_AHEAD_BYTES are hashed ahead but stream batch by batch when written, with
 #: DuckDB held to STREAM_MEMORY_LIMIT so the file's uncommitted rows spill to disk rather
 #: than grow the process (its transaction must hold the whole file: all or nothing).
 READ_AHEAD_BYTES = 256 * 1024 * 1024
+READ_AHEAD_FILES = 2
 STREAM_MEMORY_LIMIT = "640MB"
 
 
-def _read_ahead(path: Path) -> list[ParsedFile] | None:
-    if path.stat().st_size > READ_AHEAD_BYTES:
-        return None
-    return list(parse_file(path))
+@dataclass
+class _ReadAhead:
+    """A file hashed and (when small enough) parsed and prepared by a worker thread."""
+
+    file_id: str
+    parsed: list[tuple[ParsedFile, tuple[object, object, bool]]] | None = None
+    error: UnreadableFile | None = None
+
+    @classmethod
+    def of(cls, path: Path, parse: bool = True) -> _ReadAhead:
+        read = cls(file_sha256(path))
+        if parse and path.stat().st_size <= READ_AHEAD_BYTES:
+            try:
+                read.parsed = [(p, p.prepared()) for p in parse_file(path)]
+            except UnreadableFile as exc:
+                read.error = exc
+        return read
+
+    def batches(
+        self, con: duckdb.DuckDBPyConnection, path: Path
+    ) -> Iterator[tuple[ParsedFile, tuple[object, object, bool] | None]]:
+        if self.error is not None:
+            raise self.error
+        if self.parsed is not None:
+            yield from self.parsed
+            return
+        for parsed in _streamed(con, path):
+            yield parsed, None
 
 
 def _streamed(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[ParsedFile]:
@@ -637,16 +699,6 @@ def _streamed(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[ParsedFile
         yield from parse_file(path)
     finally:
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-
-
-def _from_future(
-    con: duckdb.DuckDBPyConnection, path: Path, future: Future
-) -> Callable[[], Iterable[ParsedFile]]:
-    def batches() -> Iterable[ParsedFile]:
-        parsed = future.result()  # re-raises the worker's UnreadableFile here
-        return _streamed(con, path) if parsed is None else parsed
-
-    return batches
 
 
 def ingest_inbox(
@@ -668,11 +720,12 @@ def ingest_inbox(
     threads = scalar(con, "SELECT current_setting('threads')")
     con.execute("SET threads = 1")  # the other core parses the next file
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oms-read-ahead") as pool:
-            ahead = [pool.submit(_read_ahead, p) for p in paths[:1]]
+        pool = ThreadPoolExecutor(max_workers=READ_AHEAD_FILES, thread_name_prefix="oms-read")
+        with pool:
+            ahead = [pool.submit(_ReadAhead.of, p) for p in paths[:READ_AHEAD_FILES]]
             for i, path in enumerate(paths):
-                if i + 1 < len(paths):
-                    ahead.append(pool.submit(_read_ahead, paths[i + 1]))
+                if i + READ_AHEAD_FILES < len(paths):
+                    ahead.append(pool.submit(_ReadAhead.of, paths[i + READ_AHEAD_FILES]))
                 ingest_file(
                     con,
                     path,
@@ -681,7 +734,7 @@ def ingest_inbox(
                     run_id=run_id,
                     now=now,
                     result=result,
-                    batches=_from_future(con, path, ahead[i]),
+                    ahead=ahead[i],
                 )
                 ahead[i] = None  # let the parsed frames go
     finally:

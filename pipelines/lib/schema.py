@@ -232,12 +232,6 @@ ORDERS = Table(
         Column("cancelled_at", "TIMESTAMPTZ", "When the channel cancelled the order."),
         Column("notes", "VARCHAR", "Customer or staff notes."),
         Column("source_message_id", "VARCHAR", "Message-ID of the email that carried the file."),
-        Column(
-            "content_hash",
-            "VARCHAR",
-            "Hash of the canonical content, to tell a real update.",
-            False,
-        ),
         Column("received_at", "TIMESTAMPTZ", "When the platform first saw the order.", False),
         Column("updated_at", "TIMESTAMPTZ", "When the canonical order last changed.", False),
         *_lineage(),

@@ -397,3 +397,14 @@ def test_a_channel_that_takes_back_its_cancellation_reopens_the_order(wh):
     assert wh.one("SELECT status FROM oms.orders") == "received"
     events = wh.query('SELECT event FROM oms.order_events ORDER BY "at", event')["event"]
     assert events.to_list() == ["cancelled", "received", "reopened", "updated"]
+
+
+def test_an_order_later_stages_moved_on_is_unchanged_by_the_same_export(wh, tmp_path):
+    drop(wh.inbox, "a.csv", direct_csv([order("P-1")]))
+    wh.run()
+    with connect(tmp_path / "oms.duckdb") as con:  # as validation would
+        con.execute("UPDATE oms.orders SET status = 'ready'")
+    drop(wh.inbox, "b.csv", direct_csv([order("P-1"), order("X-1")]))
+    result = wh.run(LATER, "run-2")
+    assert (result.updated_orders, result.unchanged_orders) == (0, 1)
+    assert wh.one("SELECT status FROM oms.orders WHERE order_key = 'phone:P-1'") == "ready"

@@ -12,7 +12,7 @@ import polars as pl
 from pipelines.lib.schema import ORDER_LINES, ORDERS
 
 #: Columns the intake fills in itself; adapters leave them out.
-INTAKE_ORDER_COLUMNS = ("content_hash", "received_at", "updated_at", "run_id")
+INTAKE_ORDER_COLUMNS = ("received_at", "updated_at", "run_id")
 INTAKE_LINE_COLUMNS = ("run_id",)
 
 ADAPTER_ORDER_COLUMNS = tuple(c for c in ORDERS.column_names if c not in INTAKE_ORDER_COLUMNS)

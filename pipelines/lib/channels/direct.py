@@ -16,7 +16,6 @@ row's) or the 1-based position of the order object (JSON).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -188,20 +187,19 @@ class DirectOrderJson:
     def parse(self, path: Path, source_file: str) -> Iterator[ParsedBatch]:
         orders: dict[str, list] = {f: [] for f in (*ORDER_FIELDS, RECORD)}
         lines: dict[str, list] = {f: [] for f in (*LINE_FIELDS, "_order", RECORD)}
-        seen: dict[tuple[str, str], tuple[int, str]] = {}
+        seen: dict[tuple[str, str], tuple[int, dict]] = {}
         for position, order in _json_orders(read_input(path)):
             # The same order twice: identical copies are read once, different ones refused.
             key = (text(order.get("channel")) or "phone", text(order.get("order_id")) or "")
-            body = json.dumps(order, sort_keys=True, default=str)
             if key in seen:
-                first, first_body = seen[key]
-                if first_body != body:
+                first, first_order = seen[key]
+                if first_order != order:
                     raise UnreadableFile(
                         f"the same order id appears more than once with conflicting data: "
                         f"{key[0]}:{key[1]} at records [{first}, {position}]"
                     )
                 continue
-            seen[key] = (position, body)
+            seen[key] = (position, order)
             for field in ORDER_FIELDS:
                 value = order.get(field)
                 orders[field].append(money_text(value) if field in MONEY_FIELDS else text(value))
