@@ -41,8 +41,10 @@ ui: sync
 		--server.address 127.0.0.1 --server.port $(STREAMLIT_PORT) & \
 	$(UV) run dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DAGSTER_PORT)
 
+## Every benchmark; each rewrites its section of benchmarks/RESULTS.md.
 bench: sync
 	$(UV) run python benchmarks/bench_generator.py
+	$(UV) run python benchmarks/bench_intake.py
 
 ## Forget all runtime data (warehouse, inbox, archive, outbox, Dagster runs).
 clean-data:

@@ -72,10 +72,10 @@ def _execute_order_batch() -> tuple[bool, str, list[tuple[str, str, float]], dic
     """Run ``order_batch`` in-process on the persistent instance, with a live display."""
     import dagster as dg
 
-    from pipelines.definitions import defs
+    from pipelines.definitions import build_definitions
 
     instance = dg.DagsterInstance.get()
-    job = defs.resolve_job_def("order_batch")
+    job = build_definitions().resolve_job_def("order_batch")
     run_id = str(uuid.uuid4())
     outcome: dict[str, object] = {}
 
@@ -155,7 +155,8 @@ def run(
         )
         console.print(
             f"inbox was empty: wrote demo exports ({summary.orders:,} orders, "
-            f"{summary.lines:,} lines) to {settings.inbox}"
+            f"{summary.lines:,} lines) to {settings.inbox}",
+            soft_wrap=True,
         )
     ok, run_ref, stages, materialized = _execute_order_batch()
     table = Table(title="order_batch")
@@ -167,11 +168,16 @@ def run(
     console.print(table)
     for asset, meta in materialized.items():
         if meta:
-            console.print(f"  [bold]{asset}[/]: " + ", ".join(f"{k}={v}" for k, v in meta.items()))
+            console.print(
+                f"  [bold]{asset}[/]: " + ", ".join(f"{k}={v}" for k, v in meta.items()),
+                soft_wrap=True,
+            )
     console.print(
         f"\nwarehouse: {settings.warehouse_path}\nreporting snapshot: {settings.reporting_path}\n"
         f"archive: {settings.archive}\nrejected: {settings.rejected}\n"
-        f"outbox: {settings.outbox}\nDagster runs (make ui): {settings.dagster_home}"
+        f"outbox: {settings.outbox}\nDagster runs (make ui): {settings.dagster_home}",
+        soft_wrap=True,
+        highlight=False,
     )
     if not ok:
         err.print(f"[red]order_batch failed[/]: {run_ref}")

@@ -160,22 +160,6 @@ FILES = Table(
     primary_key=("receipt_id",),
 )
 
-BATCH_RUNS = Table(
-    "raw",
-    "batch_runs",
-    "One row per batch run: when, how it ended and what it did.",
-    (
-        Column(
-            "run_id", "VARCHAR", "Run identifier (the Dagster run id when run by Dagster).", False
-        ),
-        Column("started_at", "TIMESTAMPTZ", "Start of the run.", False),
-        Column("finished_at", "TIMESTAMPTZ", "End of the run (null while running)."),
-        Column("status", "VARCHAR", "running, success or failure.", False),
-        Column("message", "VARCHAR", "Failure message or summary."),
-    ),
-    primary_key=("run_id",),
-)
-
 ORDERS = Table(
     "oms",
     "orders",
@@ -276,7 +260,7 @@ ORDER_EVENTS = Table(
     ),
 )
 
-TABLES: tuple[Table, ...] = (FILES, BATCH_RUNS, ORDERS, ORDER_LINES, ORDER_EVENTS)
+TABLES: tuple[Table, ...] = (FILES, ORDERS, ORDER_LINES, ORDER_EVENTS)
 SCHEMAS: tuple[str, ...] = ("raw", "oms", "quality", "analytics")
 
 

@@ -1,0 +1,38 @@
+"""`oms run` as `make run` uses it: demo data on an empty inbox, a recorded run, a summary."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+
+
+def test_oms_run_makes_demo_data_runs_the_batch_and_a_second_run_changes_nothing(oms_env):
+    runner = CliRunner()
+    first = runner.invoke(app, ["run", "--demo-if-empty"])
+    assert first.exit_code == 0, first.output
+    assert "inbox was empty: wrote demo exports (2,000 orders" in first.output
+    assert "order_batch succeeded" in first.output
+    assert str(oms_env.reporting_path) in first.output
+
+    status = runner.invoke(app, ["status", "--json"])
+    counts = json.loads(status.stdout)
+    assert counts["orders"] == 2000
+    assert counts["orders_by_status"]["received"] + counts["orders_by_status"]["cancelled"] == 2000
+    assert counts["files"]["processed"] >= 10
+
+    # The run was recorded in the persistent Dagster home (what `make ui` shows).
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_run_records()
+        assert [r.dagster_run.job_name for r in runs] == ["order_batch"]
+        assert runs[0].dagster_run.status == dg.DagsterRunStatus.SUCCESS
+
+    second = runner.invoke(app, ["run", "--demo-if-empty"])
+    assert second.exit_code == 0, second.output
+    assert "inbox was empty" not in second.output  # the inventory snapshot waits there
+    assert "new=0, updated=0" in second.output
+    again = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    assert again == counts
