@@ -63,24 +63,33 @@ def intake(
     )
 
 
-def inbox_cursor(names_sizes: list[tuple[str, int, int]]) -> str:
-    digest = hashlib.sha256(repr(sorted(names_sizes)).encode()).hexdigest()
-    return digest[:32]
+def _file_tokens(files: list) -> set[str]:
+    """A short token per waiting file version (name, size, modification time)."""
+    tokens = set()
+    for path in files:
+        stat = path.stat()
+        raw = f"{path.name}|{stat.st_size}|{stat.st_mtime_ns}".encode()
+        tokens.add(hashlib.sha256(raw).hexdigest()[:16])
+    return tokens
 
 
 @dg.sensor(
     job_name="order_batch",
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Starts order_batch when files wait in the inbox (one run per burst).",
+    description="Starts order_batch when new files land in the inbox (one run per burst).",
 )
 def inbox_sensor(context: dg.SensorEvaluationContext, folders: FoldersResource):
-    files = inbox_files(folders.inbox)
-    if not files:
-        return dg.SkipReason("the inbox is empty")
-    listing = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    cursor = inbox_cursor(listing)
-    if cursor == context.cursor:
-        return dg.SkipReason("no change in the inbox since the last run request")
-    context.update_cursor(cursor)
-    return dg.RunRequest(run_key=f"inbox-{cursor}", tags={"oms/trigger": "inbox"})
+    """One run for the files that arrived since the last tick; none when files only leave.
+
+    The cursor holds a token per file seen waiting, so a file a batch leaves in the inbox
+    for a later stage, or a batch archiving files, starts nothing.
+    """
+    current = _file_tokens(inbox_files(folders.inbox))
+    seen = set(context.cursor.split(",")) if context.cursor else set()
+    context.update_cursor(",".join(sorted(current)))
+    arrived = current - seen
+    if not arrived:
+        return dg.SkipReason("no new files in the inbox")
+    key = hashlib.sha256(",".join(sorted(arrived)).encode()).hexdigest()[:32]
+    return dg.RunRequest(run_key=f"inbox-{key}", tags={"oms/trigger": "inbox"})

@@ -22,13 +22,22 @@ def test_a_burst_of_files_starts_one_run_and_an_unchanged_inbox_none(oms_env):
     first, cursor = _tick(oms_env, cursor)
     assert isinstance(first, dg.RunRequest)
     assert first.tags["oms/trigger"] == "inbox"
-    again, cursor_after = _tick(oms_env, cursor)
+    again, cursor = _tick(oms_env, cursor)
     assert isinstance(again, dg.SkipReason)
-    assert cursor_after == cursor
     (oms_env.inbox / "orders_5.csv").write_text("x")
     more, _ = _tick(oms_env, cursor)
     assert isinstance(more, dg.RunRequest)
     assert more.run_key != first.run_key
+
+
+def test_files_leaving_or_staying_for_a_later_stage_start_nothing(oms_env):
+    (oms_env.inbox / "orders.csv").write_text("x")
+    (oms_env.inbox / "inventory_snapshot.csv").write_text("warehouse_id,sku,on_hand\n")
+    first, cursor = _tick(oms_env, None)
+    assert isinstance(first, dg.RunRequest)
+    (oms_env.inbox / "orders.csv").unlink()  # the batch archived it; the snapshot stays
+    after, _ = _tick(oms_env, cursor)
+    assert isinstance(after, dg.SkipReason)
 
 
 def test_hidden_and_underscore_files_do_not_start_runs(oms_env):
