@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from pipelines.lib.channels.layouts import AMAZON_ALL_ORDERS_COLUMNS as ALL_ORDERS_COLUMNS
+from pipelines.lib.channels.layouts import AMAZON_NEW_ORDERS_COLUMNS as NEW_ORDERS_COLUMNS
 from pipelines.lib.generator.layout import (
     WrittenFile,
     assign_parts,
@@ -31,25 +33,6 @@ from pipelines.lib.generator.layout import (
 )
 from pipelines.lib.generator.money import cents_text
 from pipelines.lib.generator.simulate import Simulation
-
-ALL_ORDERS_COLUMNS = (
-    "amazon-order-id", "merchant-order-id", "purchase-date", "last-updated-date", "order-status",
-    "fulfillment-channel", "sales-channel", "order-channel", "ship-service-level",
-    "product-name", "sku", "asin", "item-status", "quantity", "currency", "item-price",
-    "item-tax", "shipping-price", "shipping-tax", "gift-wrap-price", "gift-wrap-tax",
-    "item-promotion-discount", "ship-promotion-discount", "ship-city", "ship-state",
-    "ship-postal-code", "ship-country", "promotion-ids", "cpf", "is-business-order",
-    "purchase-order-number", "price-designation",
-)  # fmt: skip
-
-NEW_ORDERS_COLUMNS = (
-    "order-id", "order-item-id", "purchase-date", "payments-date", "buyer-email", "buyer-name",
-    "buyer-phone-number", "sku", "product-name", "quantity-purchased", "currency", "item-price",
-    "item-tax", "shipping-price", "shipping-tax", "ship-service-level", "recipient-name",
-    "ship-address-1", "ship-address-2", "ship-address-3", "ship-city", "ship-state",
-    "ship-postal-code", "ship-country", "ship-phone-number", "delivery-start-date",
-    "delivery-end-date", "delivery-time-zone", "delivery-Instructions",
-)  # fmt: skip
 
 SELLER_TIME_ZONE = "America/Los_Angeles"
 CP1252_BATCH = 1  # the first New Orders pull
