@@ -98,7 +98,7 @@ def _execute_order_batch() -> tuple[bool, str, list[tuple[str, str, float]], dic
     ) as progress:
         tasks: dict[str, int] = {}
         worker.start()
-        while worker.is_alive() or not tasks:
+        while True:
             for record in instance.all_logs(run_id):
                 entry = record.dagster_event
                 if entry is None or entry.step_key is None:
@@ -124,8 +124,13 @@ def _execute_order_batch() -> tuple[bool, str, list[tuple[str, str, float]], dic
         for stats in instance.get_run_step_stats(run_id)
     ]
     materialized: dict[str, dict] = {}
+    failures: list[str] = []
     for record in instance.all_logs(run_id):
         entry = record.dagster_event
+        if entry is not None and entry.event_type_value == "STEP_FAILURE":
+            error = entry.event_specific_data.error
+            cause = error.cause or error
+            failures.append(f"{entry.step_key}: {cause.message.strip()}")
         if entry is not None and entry.event_type_value == "ASSET_MATERIALIZATION":
             mat = entry.event_specific_data.materialization
             materialized[mat.asset_key.to_user_string()] = {
@@ -133,8 +138,9 @@ def _execute_order_batch() -> tuple[bool, str, list[tuple[str, str, float]], dic
                 for k, v in mat.metadata.items()
                 if isinstance(v.value, int | float) and k != "Execution Duration"
             }
-    error = str(outcome.get("error", ""))
-    return bool(outcome.get("success")), error or run_id, stages, materialized
+    error = "; ".join([*failures, str(outcome.get("error", ""))]).strip("; ")
+    reference = f"run {run_id}" + (f": {error}" if error else "")
+    return bool(outcome.get("success")), reference, stages, materialized
 
 
 @app.command()
@@ -180,9 +186,9 @@ def run(
         highlight=False,
     )
     if not ok:
-        err.print(f"[red]order_batch failed[/]: {run_ref}")
+        err.print(f"[red]order_batch failed[/] ({run_ref})", soft_wrap=True, highlight=False)
         raise typer.Exit(1)
-    console.print(f"[green]order_batch succeeded[/] (run {run_ref})")
+    console.print(f"[green]order_batch succeeded[/] ({run_ref})")
 
 
 @app.command()

@@ -36,3 +36,17 @@ def test_oms_run_makes_demo_data_runs_the_batch_and_a_second_run_changes_nothing
     assert "new=0, updated=0" in second.output
     again = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
     assert again == counts
+
+
+def test_a_failed_run_says_which_stage_failed_and_why(oms_env, monkeypatch, tmp_path):
+    blocked = tmp_path / "not-a-database"
+    blocked.mkdir()  # a folder where the warehouse file should be: DuckDB cannot open it
+    monkeypatch.setenv("OMS_WAREHOUSE", str(blocked))
+    from pipelines.project import get_settings
+
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["run"])
+    assert result.exit_code == 1
+    assert "order_batch failed" in result.stderr
+    assert "intake:" in result.stderr
+    assert "not-a-database" in result.stderr
