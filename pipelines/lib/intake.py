@@ -25,7 +25,7 @@ import polars as pl
 
 from pipelines.lib.channels import SNIFF_BYTES, ChannelAdapter, UnreadableFile, detect
 from pipelines.lib.channels.base import ADAPTER_LINE_COLUMNS, ADAPTER_ORDER_COLUMNS
-from pipelines.lib.schema import FILES, MONEY, ORDER_EVENTS, ORDER_LINES, ORDERS
+from pipelines.lib.schema import FILES, ORDER_EVENTS, ORDER_LINES, ORDERS
 from pipelines.lib.warehouse import MEMORY_LIMIT, scalar, transaction
 
 #: Order columns that are lineage, not content: a change in them alone is no update.
@@ -101,6 +101,14 @@ class IntakeResult:
 
     def count(self, status: str) -> int:
         return sum(1 for f in self.files if f.status == status)
+
+    def add_counts(self, other: IntakeResult) -> None:
+        """Add another result's order and line counts (a file's, once it is committed)."""
+        self.new_orders += other.new_orders
+        self.updated_orders += other.updated_orders
+        self.cancelled_orders += other.cancelled_orders
+        self.unchanged_orders += other.unchanged_orders
+        self.lines += other.lines
 
 
 def file_sha256(path: Path) -> str:
@@ -245,27 +253,9 @@ def read_file(path: Path) -> ParsedFile:
 # --- writing --------------------------------------------------------------------------------
 
 
-_SQL_TYPES = {c.name: c.sql_type for t in (ORDERS, ORDER_LINES) for c in t.columns}
-
-
-def _digest_part(column: str, prefix: str) -> str:
-    kind = _SQL_TYPES.get(column)
-    if kind == "TIMESTAMPTZ":
-        return f"epoch_us({prefix}{column})"
-    if kind == MONEY:
-        return f"CAST({prefix}{column} * 100 AS BIGINT)"
-    return prefix + column
-
-
-def _digest(columns: list[str], prefix: str = "") -> str:
-    """SQL for a stable digest of a row's columns (md5: the same across DuckDB versions).
-
-    Timestamps enter as epoch microseconds and money as cents: formatting them as text was
-    the costly part.
-    """
-    parts = ", ".join(
-        f"coalesce(CAST({_digest_part(c, prefix)} AS VARCHAR), chr(1))" for c in columns
-    )
+def _digest(columns: list[str]) -> str:
+    """SQL for a digest of a row's columns; tells copies of an order within one file apart."""
+    parts = ", ".join(f"coalesce(CAST({c} AS VARCHAR), chr(1))" for c in columns)
     return f"md5(concat_ws(chr(31), {parts}))"
 
 
@@ -630,11 +620,7 @@ def ingest_file(
                 con.unregister("in_lines")
             outcome.channel = ",".join(sorted(channels))
             _record_file(con, outcome, size, run_id, now)
-        result.new_orders += batch_result.new_orders
-        result.updated_orders += batch_result.updated_orders
-        result.cancelled_orders += batch_result.cancelled_orders
-        result.unchanged_orders += batch_result.unchanged_orders
-        result.lines += batch_result.lines
+        result.add_counts(batch_result)
     except UnreadableFile as exc:
         outcome.status = "rejected"
         outcome.reason = str(exc)

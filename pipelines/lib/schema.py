@@ -149,7 +149,7 @@ FILES = Table(
         Column("size_bytes", "BIGINT", "Size of the file in bytes.", False),
         Column("detected_format", "VARCHAR", "Adapter that recognised the content."),
         Column("channel", "VARCHAR", "Sales channel of the orders in the file."),
-        Column("status", "VARCHAR", "processed, rejected or duplicate.", False),
+        Column("status", "VARCHAR", ", ".join(FILE_STATUSES) + ".", False),
         Column("reason", "VARCHAR", "Why a file was rejected (with line/byte)."),
         Column("orders", "BIGINT", "Orders read from the file."),
         Column("lines", "BIGINT", "Order lines read from the file."),

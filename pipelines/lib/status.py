@@ -10,6 +10,18 @@ from pipelines.lib.schema import ORDER_STATUSES
 from pipelines.lib.warehouse import connect, scalar
 
 
+def _counts(
+    source: str, by_status: dict[str, int], lines: int, files: dict[str, int]
+) -> dict[str, object]:
+    return {
+        "source": source,
+        "orders": sum(by_status.values()),
+        "lines": lines,
+        "orders_by_status": {s: by_status.get(s, 0) for s in ORDER_STATUSES},
+        "files": files,
+    }
+
+
 def _read(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, object]:
     by_status = dict(
         con.execute("SELECT status, count(*) FROM oms.orders GROUP BY status").fetchall()
@@ -23,24 +35,11 @@ def _read(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, object]:
         files = dict(
             con.execute("SELECT status, count(*) FROM raw.files GROUP BY status").fetchall()
         )
-    return {
-        "source": source,
-        "orders": sum(by_status.values()),
-        "lines": scalar(con, "SELECT count(*) FROM oms.order_lines"),
-        "orders_by_status": {s: by_status.get(s, 0) for s in ORDER_STATUSES},
-        "files": files,
-    }
+    return _counts(source, by_status, scalar(con, "SELECT count(*) FROM oms.order_lines"), files)
 
 
 def order_status_counts(warehouse: Path, reporting: Path) -> dict[str, object]:
     """Counts from the live warehouse, or from the snapshot while a batch holds the lock."""
-    empty = {
-        "source": "none",
-        "orders": 0,
-        "lines": 0,
-        "orders_by_status": {s: 0 for s in ORDER_STATUSES},
-        "files": {},
-    }
     for path, source in ((warehouse, "warehouse"), (reporting, "reporting snapshot")):
         if not path.exists():
             continue
@@ -50,5 +49,5 @@ def order_status_counts(warehouse: Path, reporting: Path) -> dict[str, object]:
         except duckdb.IOException:
             continue  # a batch is writing: fall back to the published snapshot
         except duckdb.CatalogException:
-            return empty | {"source": f"{source} {path} (no orders yet)"}
-    return empty
+            return _counts(f"{source} {path} (no orders yet)", {}, 0, {})
+    return _counts("none", {}, 0, {})

@@ -151,7 +151,6 @@ _MARKERS = frozenset(
         "Paid at",
     }
 )
-_SHIP_FIELDS = ("Name", "Company", "Address1", "Address2", "City", "Province", "Zip", "Country")
 
 
 class ShopifyOrdersCsv:
@@ -243,10 +242,10 @@ def _batch(rows: pl.DataFrame, path: Path, source_file: str) -> ParsedBatch:
         money(f("Taxes")).alias("tax_amount"),
         money(f("Total")).alias("order_total"),
         money(f("Discount Amount")).alias("discount_raw"),
-        f("Cancelled at").alias("Cancelled at"),
+        f(CANCELLED_WHEN).alias(CANCELLED_WHEN),
     )
     first = add_timestamp(first, "Created at", "ordered_at", offset_target="ordered_at_offset")
-    first = add_timestamp(first, "Cancelled at", "cancelled_at")
+    first = add_timestamp(first, CANCELLED_WHEN, "cancelled_at")
     check_parsed(
         first,
         {
@@ -256,7 +255,7 @@ def _batch(rows: pl.DataFrame, path: Path, source_file: str) -> ParsedBatch:
             "order_total": ("Total", "an amount"),
             "discount_raw": ("Discount Amount", "an amount"),
             "ordered_at": ("Created at", "a timestamp like 2025-12-06 10:37:33 -0500"),
-            "cancelled_at": ("Cancelled at", "a timestamp"),
+            "cancelled_at": (CANCELLED_WHEN, "a timestamp"),
         },
         describe_row=where,
     )
