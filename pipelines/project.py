@@ -22,9 +22,9 @@ WAREHOUSE_ENV = "OMS_WAREHOUSE"
 ENVIRONMENTS = ("dev", "test", "prod")
 
 
-def get_environment() -> str:
+def get_environment(environ: dict[str, str] | None = None) -> str:
     """``OMS_ENV``: dev (default), test or prod. Picks resources and the dbt target."""
-    env = os.environ.get("OMS_ENV", "dev")
+    env = (os.environ if environ is None else environ).get("OMS_ENV", "dev")
     if env not in ENVIRONMENTS:
         raise ValueError(f"OMS_ENV must be one of {ENVIRONMENTS}, not {env!r}")
     return env
@@ -73,7 +73,7 @@ class Settings:
         data_dir = path("OMS_DATA_DIR", REPO_ROOT / "data")
         warehouse = path(WAREHOUSE_ENV, data_dir / "warehouse" / "oms.duckdb")
         return cls(
-            environment=env.get("OMS_ENV", "dev"),
+            environment=get_environment(env),
             data_dir=data_dir,
             reference_dir=path("OMS_REFERENCE_DIR", REPO_ROOT / "data" / "reference"),
             warehouse_path=warehouse,
@@ -101,7 +101,7 @@ def dbt_project() -> DbtProject:
     """
     if WAREHOUSE_ENV not in os.environ:
         export_warehouse_env(get_settings().warehouse_path)
-    project = DbtProject(project_dir=DBT_PROJECT_DIR, target=get_environment())
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, target=get_settings().environment)
     project.prepare_if_dev()
     if not project.manifest_path.exists():
         project.preparer.prepare(project)
