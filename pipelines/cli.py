@@ -178,6 +178,14 @@ def run(
                 f"  [bold]{asset}[/]: " + ", ".join(f"{k}={v}" for k, v in meta.items()),
                 soft_wrap=True,
             )
+    holds = materialized.get("order_holds", {})
+    if holds.get("open_holds"):
+        console.print(
+            f"open holds: {holds['open_holds']:,} (list them with `oms holds`; data docs: "
+            f"{settings.outbox / 'quality' / 'index.html'})",
+            soft_wrap=True,
+            highlight=False,
+        )
     console.print(
         f"\nwarehouse: {settings.warehouse_path}\nreporting snapshot: {settings.reporting_path}\n"
         f"archive: {settings.archive}\nrejected: {settings.rejected}\n"
@@ -209,6 +217,55 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     console.print(f"total orders: {counts['orders']:,}; lines: {counts['lines']:,}")
     console.print(f"read from: {counts['source']}")
     console.print("files: " + ", ".join(f"{k} {v}" for k, v in counts["files"].items()))
+
+
+@app.command()
+def holds(
+    reason: Annotated[
+        str | None, typer.Option(help="Only holds with this reason (e.g. INCORRECT_ADDRESS).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (every hold).")] = False,
+    limit: Annotated[int, typer.Option(help="Rows shown in the table (JSON has all).")] = 50,
+) -> None:
+    """The exception queue: open holds with their reasons and age, oldest first."""
+    from pipelines.lib.schema import HOLD_REASONS
+    from pipelines.lib.status import open_holds
+
+    if reason is not None and reason.upper() not in HOLD_REASONS:
+        raise typer.BadParameter(f"reason must be one of {', '.join(HOLD_REASONS)}")
+    settings = get_settings()
+    source, found = open_holds(
+        settings.warehouse_path,
+        settings.reporting_path,
+        datetime.now().astimezone(),
+        reason.upper() if reason else None,
+    )
+    if as_json:
+        print(json.dumps({"source": source, "holds": found}, default=_json_default, indent=2))
+        return
+    if not found:
+        console.print(f"no open holds (read from: {source})")
+        return
+    table = Table(title=f"open holds ({len(found):,}, oldest first)")
+    for column in ("order", "channel", "status", "reason", "detail", "age"):
+        table.add_column(column, overflow="fold")
+    for hold in found[:limit]:
+        hours = hold["age_hours"]
+        age = f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} d"
+        table.add_row(
+            hold["order_key"], hold["channel"], hold["status"], hold["reason"], hold["detail"], age
+        )
+    console.print(table)
+    if len(found) > limit:
+        console.print(f"... and {len(found) - limit:,} more (--limit, --reason or --json)")
+    by_reason: dict[str, int] = {}
+    for hold in found:
+        by_reason[hold["reason"]] = by_reason.get(hold["reason"], 0) + 1
+    console.print(
+        "by reason: "
+        + ", ".join(f"{k} {v:,}" for k, v in sorted(by_reason.items(), key=lambda kv: -kv[1]))
+    )
+    console.print(f"read from: {source}")
 
 
 @app.command()

@@ -3,7 +3,7 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from pipelines.defs import analytics, automation, intake
+from pipelines.defs import analytics, automation, intake, quality
 from pipelines.defs.resources import folders_resource, warehouse_resource
 from pipelines.project import get_settings
 
@@ -11,7 +11,12 @@ from pipelines.project import get_settings
 def build_definitions() -> dg.Definitions:
     settings = get_settings()
     return dg.Definitions(
-        assets=[intake.intake, analytics.dbt_models, analytics.reporting_snapshot],
+        assets=[
+            intake.intake,
+            quality.validation,
+            analytics.dbt_models,
+            analytics.reporting_snapshot,
+        ],
         jobs=[automation.order_batch],
         sensors=[intake.inbox_sensor],
         resources={

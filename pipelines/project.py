@@ -96,13 +96,25 @@ def dbt_project() -> DbtProject:
     """The dbt project, parsed if needed.
 
     ``dagster dev`` re-parses on every start (``prepare_if_dev``). Anywhere else the
-    manifest is parsed once when missing (a fresh clone), so ``oms run``, the tests and the
-    webserver load the same definitions without a separate build step.
+    manifest is parsed when missing (a fresh clone) or older than a dbt file (a pull that
+    changed models), so ``oms run``, the tests and the webserver load the same definitions
+    without a separate build step.
     """
     if WAREHOUSE_ENV not in os.environ:
         export_warehouse_env(get_settings().warehouse_path)
     project = DbtProject(project_dir=DBT_PROJECT_DIR, target=get_settings().environment)
     project.prepare_if_dev()
-    if not project.manifest_path.exists():
+    if _manifest_is_stale(project.manifest_path):
         project.preparer.prepare(project)
     return project
+
+
+def _manifest_is_stale(manifest: Path) -> bool:
+    """True when the manifest is missing or older than a dbt file (e.g. after a pull)."""
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "tests", "seeds", "snapshots"):
+        sources.extend((DBT_PROJECT_DIR / folder).rglob("*"))
+    return any(p.is_file() and p.stat().st_mtime > built for p in sources)

@@ -26,9 +26,10 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class FoldersResource(dg.ConfigurableResource):
-    """Runtime folders under the data directory."""
+    """Runtime folders under the data directory, and the committed reference data."""
 
     data_dir: str
+    reference_dir: str
 
     def folder(self, name: str) -> Path:
         path = Path(self.data_dir) / name
@@ -51,6 +52,10 @@ class FoldersResource(dg.ConfigurableResource):
     def outbox(self) -> Path:
         return self.folder("outbox")
 
+    @property
+    def reference(self) -> Path:
+        return Path(self.reference_dir)
+
 
 def warehouse_resource(settings: Settings) -> WarehouseResource:
     return WarehouseResource(
@@ -59,4 +64,6 @@ def warehouse_resource(settings: Settings) -> WarehouseResource:
 
 
 def folders_resource(settings: Settings) -> FoldersResource:
-    return FoldersResource(data_dir=str(settings.data_dir))
+    return FoldersResource(
+        data_dir=str(settings.data_dir), reference_dir=str(settings.reference_dir)
+    )

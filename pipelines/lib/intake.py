@@ -43,6 +43,7 @@ _EML_HEAD = re.compile(
 #: Inbox layouts read by later stages (by their header's columns); intake leaves them alone.
 OTHER_STAGE_LAYOUTS: dict[str, frozenset[str]] = {
     "inventory snapshot": frozenset({"warehouse_id", "sku", "on_hand"}),
+    "hold decisions": frozenset({"order_key", "action", "decided_by"}),
 }
 
 
@@ -521,7 +522,7 @@ def _upsert(
     )
 
 
-def _record_file(
+def record_file(
     con: duckdb.DuckDBPyConnection, outcome: FileOutcome, size: int, run_id: str, now: datetime
 ) -> None:
     row = {
@@ -555,7 +556,7 @@ def _free_name(folder: Path, name: str, file_id: str) -> Path:
     return target
 
 
-def _archive(path: Path, archive_dir: Path, file_id: str, now: datetime) -> Path:
+def archive_file(path: Path, archive_dir: Path, file_id: str, now: datetime) -> Path:
     folder = archive_dir / now.strftime("%Y-%m-%d")
     folder.mkdir(parents=True, exist_ok=True)
     target = _free_name(folder, path.name, file_id)
@@ -563,7 +564,7 @@ def _archive(path: Path, archive_dir: Path, file_id: str, now: datetime) -> Path
     return target
 
 
-def _reject(path: Path, rejected_dir: Path, file_id: str, reason: str) -> Path:
+def reject_file(path: Path, rejected_dir: Path, file_id: str, reason: str) -> Path:
     rejected_dir.mkdir(parents=True, exist_ok=True)
     target = _free_name(rejected_dir, path.name, file_id)
     shutil.move(path, target)
@@ -600,9 +601,9 @@ def ingest_file(
     if seen:
         outcome.status = "duplicate"
         outcome.reason = "identical content was already processed; nothing ingested"
-        outcome.stored_path = str(_archive(path, archive_dir, file_id, now))
+        outcome.stored_path = str(archive_file(path, archive_dir, file_id, now))
         with transaction(con):
-            _record_file(con, outcome, size, run_id, now)
+            record_file(con, outcome, size, run_id, now)
         result.files.append(outcome)
         return outcome
     try:
@@ -619,18 +620,18 @@ def ingest_file(
                 con.unregister("in_orders")
                 con.unregister("in_lines")
             outcome.channel = ",".join(sorted(channels))
-            _record_file(con, outcome, size, run_id, now)
+            record_file(con, outcome, size, run_id, now)
         result.add_counts(batch_result)
     except UnreadableFile as exc:
         outcome.status = "rejected"
         outcome.reason = str(exc)
         outcome.orders = outcome.lines = 0
-        outcome.stored_path = str(_reject(path, rejected_dir, file_id, outcome.reason))
+        outcome.stored_path = str(reject_file(path, rejected_dir, file_id, outcome.reason))
         with transaction(con):
-            _record_file(con, outcome, size, run_id, now)
+            record_file(con, outcome, size, run_id, now)
         result.files.append(outcome)
         return outcome
-    outcome.stored_path = str(_archive(path, archive_dir, file_id, now))
+    outcome.stored_path = str(archive_file(path, archive_dir, file_id, now))
     con.execute(
         f"UPDATE {FILES.qualified} SET stored_path = ? WHERE file_id = ? AND run_id = ?",
         [outcome.stored_path, file_id, run_id],

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 #: Bumped whenever a table or column is added; recorded in ``raw.schema_version``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MONEY = "DECIMAL(18,2)"
 
@@ -134,6 +134,23 @@ PAYMENT_STATUSES = (
     "unknown",
 )
 FILE_STATUSES = ("processed", "rejected", "duplicate")
+#: Why an order is held (or warned about); one vocabulary for rules, queue and analytics.
+HOLD_REASONS = (
+    "AWAITING_PAYMENT",
+    "INCORRECT_ADDRESS",
+    "UNKNOWN_SKU",
+    "INVALID_QUANTITY",
+    "PRICE_MISMATCH",
+    "DUPLICATE_ORDER",
+    "UNSERVICEABLE_DESTINATION",
+    "HIGH_RISK",
+)
+#: hold stops the order; warn records the finding and lets the order proceed.
+SEVERITIES = ("hold", "warn")
+#: How a hold (or warning) ended.
+HOLD_RESOLUTIONS = ("cleared", "released", "cancelled")
+DECISION_ACTIONS = ("release", "cancel", "correct")
+DECISION_STATUSES = ("applied", "rejected")
 
 
 # --- tables ---------------------------------------------------------------------------------
@@ -218,6 +235,11 @@ ORDERS = Table(
         Column("source_message_id", "VARCHAR", "Message-ID of the email that carried the file."),
         Column("received_at", "TIMESTAMPTZ", "When the platform first saw the order.", False),
         Column("updated_at", "TIMESTAMPTZ", "When the canonical order last changed.", False),
+        Column(
+            "validated_at",
+            "TIMESTAMPTZ",
+            "When validation last judged the order; older than updated_at means due again.",
+        ),
         *_lineage(),
     ),
     primary_key=("order_key",),
@@ -260,7 +282,81 @@ ORDER_EVENTS = Table(
     ),
 )
 
-TABLES: tuple[Table, ...] = (FILES, ORDERS, ORDER_LINES, ORDER_EVENTS)
+ORDER_HOLDS = Table(
+    "oms",
+    "order_holds",
+    "The exception queue: one row per finding of a validation rule on an order, open until "
+    "cleared by a later validation, released or cancelled by ops.",
+    (
+        Column("hold_id", "VARCHAR", "Deterministic id (order, rule, run that opened it).", False),
+        Column("order_key", "VARCHAR", "Order held (or warned about).", False),
+        Column("rule", "VARCHAR", "Validation rule that found it (validation.toml).", False),
+        Column("reason", "VARCHAR", "Hold reason: " + ", ".join(HOLD_REASONS) + ".", False),
+        Column("severity", "VARCHAR", "hold (stops the order) or warn (recorded only).", False),
+        Column("detail", "VARCHAR", "Human-readable finding, from the failing rows.", False),
+        Column("opened_at", "TIMESTAMPTZ", "When validation first found it.", False),
+        Column("opened_run_id", "VARCHAR", "Batch run that found it.", False),
+        Column("resolved_at", "TIMESTAMPTZ", "When it ended; null while open."),
+        Column("resolution", "VARCHAR", "How it ended: " + ", ".join(HOLD_RESOLUTIONS) + "."),
+        Column("resolved_by", "VARCHAR", "Who ended it: a person's name, or 'validation'."),
+        Column("resolution_note", "VARCHAR", "Why (the decision's note, or what changed)."),
+        Column("resolved_run_id", "VARCHAR", "Batch run that ended it."),
+    ),
+    primary_key=("hold_id",),
+)
+
+HOLD_DECISIONS = Table(
+    "oms",
+    "hold_decisions",
+    "Ops decisions on held orders (release, cancel, correct), as received from decisions "
+    "files, with what became of each; a rejected decision keeps its reason.",
+    (
+        Column("decision_id", "VARCHAR", "The file's decision_id, else file hash + row.", False),
+        Column("order_key", "VARCHAR", "Order decided on.", False),
+        Column("action", "VARCHAR", ", ".join(DECISION_ACTIONS) + ".", False),
+        Column("reason", "VARCHAR", "release: only holds with this reason (blank: all)."),
+        Column("field", "VARCHAR", "correct: the field corrected."),
+        Column("line_no", "INTEGER", "correct: the line, for line fields (sku, quantity)."),
+        Column("value", "VARCHAR", "correct: the new value."),
+        Column("previous_value", "VARCHAR", "correct: the value it replaced."),
+        Column("note", "VARCHAR", "Why, in the decider's words."),
+        Column("decided_by", "VARCHAR", "Who decided.", False),
+        Column("decided_at", "TIMESTAMPTZ", "When they decided (UTC).", False),
+        Column("status", "VARCHAR", ", ".join(DECISION_STATUSES) + ".", False),
+        Column("outcome", "VARCHAR", "What was done, or why the decision was rejected.", False),
+        Column("applied_at", "TIMESTAMPTZ", "When the batch handled it.", False),
+        *_lineage(),
+    ),
+    primary_key=("decision_id",),
+)
+
+EXPECTATION_RESULTS = Table(
+    "quality",
+    "expectation_results",
+    "Great Expectations results per validation run: one row per expectation of each suite.",
+    (
+        Column("run_id", "VARCHAR", "Batch run that validated.", False),
+        Column("validated_at", "TIMESTAMPTZ", "When.", False),
+        Column("suite", "VARCHAR", "Expectation suite (orders, order_lines).", False),
+        Column("rule", "VARCHAR", "Rule the expectation belongs to.", False),
+        Column("expectation", "VARCHAR", "GX expectation type and column(s).", False),
+        Column("severity", "VARCHAR", "hold or warn (from the rule).", False),
+        Column("success", "BOOLEAN", "True when no row failed.", False),
+        Column("element_count", "BIGINT", "Rows evaluated.", False),
+        Column("unexpected_count", "BIGINT", "Rows that failed.", False),
+        Column("orders_affected", "BIGINT", "Distinct orders with a failing row.", False),
+    ),
+)
+
+TABLES: tuple[Table, ...] = (
+    FILES,
+    ORDERS,
+    ORDER_LINES,
+    ORDER_EVENTS,
+    ORDER_HOLDS,
+    HOLD_DECISIONS,
+    EXPECTATION_RESULTS,
+)
 SCHEMAS: tuple[str, ...] = ("raw", "oms", "quality", "analytics")
 
 

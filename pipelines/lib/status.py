@@ -51,3 +51,36 @@ def order_status_counts(warehouse: Path, reporting: Path) -> dict[str, object]:
         except duckdb.CatalogException:
             return _counts(f"{source} {path} (no orders yet)", {}, 0, {})
     return _counts("none", {}, 0, {})
+
+
+def _open_holds(con: duckdb.DuckDBPyConnection, reason: str | None, now) -> list[dict]:
+    sql = """
+        SELECT h.order_key, o.channel, o.order_number, o.status, h.reason, h.rule, h.detail,
+               h.opened_at, round(epoch($now - h.opened_at) / 3600, 1) AS age_hours
+        FROM oms.order_holds h JOIN oms.orders o USING (order_key)
+        WHERE h.resolved_at IS NULL AND h.severity = 'hold'
+          AND ($reason IS NULL OR h.reason = $reason)
+        ORDER BY h.opened_at, h.order_key, h.reason, h.rule
+    """
+    cursor = con.execute(sql, {"now": now, "reason": reason})
+    rows = cursor.fetchall()
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def open_holds(
+    warehouse: Path, reporting: Path, now, reason: str | None = None
+) -> tuple[str, list[dict]]:
+    """(source, holds): the exception queue, oldest first, from the live warehouse or the
+    snapshot while a batch holds the lock. ``reason`` picks one hold reason."""
+    for path, source in ((warehouse, "warehouse"), (reporting, "reporting snapshot")):
+        if not path.exists():
+            continue
+        try:
+            with connect(path, read_only=True) as con:
+                return f"{source} {path}", _open_holds(con, reason, now)
+        except duckdb.IOException:
+            continue
+        except duckdb.CatalogException:
+            return f"{source} {path} (not validated yet)", []
+    return "none", []

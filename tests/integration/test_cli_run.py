@@ -21,7 +21,12 @@ def test_oms_run_makes_demo_data_runs_the_batch_and_a_second_run_changes_nothing
     status = runner.invoke(app, ["status", "--json"])
     counts = json.loads(status.stdout)
     assert counts["orders"] == 2000
-    assert counts["orders_by_status"]["received"] + counts["orders_by_status"]["cancelled"] == 2000
+    by_status = counts["orders_by_status"]
+    # Validation judged every order: none is left "received"; a few defective ones are held.
+    assert by_status["received"] == 0
+    assert by_status["ready"] + by_status["on_hold"] + by_status["cancelled"] == 2000
+    assert 0 < by_status["on_hold"] < by_status["ready"]
+    assert "open holds: " in first.output and "`oms holds`" in first.output
     assert counts["files"]["processed"] >= 10
 
     # The run was recorded in the persistent Dagster home (what `make ui` shows).
@@ -34,8 +39,13 @@ def test_oms_run_makes_demo_data_runs_the_batch_and_a_second_run_changes_nothing
     assert second.exit_code == 0, second.output
     assert "inbox was empty" not in second.output  # the inventory snapshot waits there
     assert "new=0, updated=0" in second.output
+    assert "validated=0" in second.output  # nothing new or changed: nothing judged again
     again = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
     assert again == counts
+
+    queue = json.loads(runner.invoke(app, ["holds", "--json"]).stdout)
+    assert len({h["order_key"] for h in queue["holds"]}) == by_status["on_hold"]
+    assert all(h["detail"] and h["reason"] for h in queue["holds"])
 
 
 def test_a_failed_run_says_which_stage_failed_and_why(oms_env, monkeypatch, tmp_path):

@@ -26,7 +26,8 @@ renamed as (
         ship_complete,
         cancelled_at,
         received_at,
-        updated_at
+        updated_at,
+        validated_at
     from source
 )
 

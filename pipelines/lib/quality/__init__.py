@@ -1,0 +1,1 @@
+"""Order validation: Great Expectations suites, holds with reasons, and ops decisions."""
