@@ -10,9 +10,11 @@ from collections import Counter, defaultdict
 from decimal import Decimal
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from pipelines.lib.generator import MANIFEST_NAME, generate
+from pipelines.lib.intake import inbox_files, read_file
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "data" / "reference"
@@ -34,8 +36,40 @@ def run(tmp_path_factory):
     return summary, out, manifest
 
 
-def files_of(manifest: dict, *formats: str) -> list[dict]:
-    return [f for f in manifest["files"] if f["format"] in formats]
+@pytest.fixture(scope="module")
+def split_run(tmp_path_factory):
+    """More orders, in small files (every batch of every channel in several parts)."""
+    from pipelines.lib.generator import layout
+
+    out = tmp_path_factory.mktemp("generated_split")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(layout, "MAX_LINES_PER_FILE", 300)
+        generate(out, orders=3000, seed=5, days=2, defect_rate=0.04, reference_dir=REFERENCE)
+    manifest = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
+    return out, manifest
+
+
+def as_intake_reads(out: Path, manifest: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The orders and lines intake ends with: files read oldest first (as it reads an inbox),
+    a later copy of an order replacing the earlier one."""
+    listed = {f["name"] for f in manifest["files"]}
+    orders, lines = [], []
+    for seq, path in enumerate(p for p in inbox_files(out) if p.name in listed):
+        parsed = read_file(path)
+        orders.append(parsed.orders.with_columns(_seq=pl.lit(seq)))
+        lines.append(parsed.lines.with_columns(_seq=pl.lit(seq)))
+    last = pl.concat(orders).sort("_seq").group_by("order_key", maintain_order=True).last()
+    return last, pl.concat(lines).join(last.select("order_key", "_seq"), on=["order_key", "_seq"])
+
+
+def files_of(manifest: dict, *formats: str, repeats: bool = True) -> list[dict]:
+    """Manifest entries of ``formats``; ``repeats=False`` leaves out files that only repeat
+    orders of an earlier file (the ship-to of Amazon All Orders batches)."""
+    return [
+        f
+        for f in manifest["files"]
+        if f["format"] in formats and (repeats or not f["repeats_orders_of"])
+    ]
 
 
 def read_text(out: Path, entry: dict) -> str:
@@ -66,9 +100,11 @@ def woo_orders(out: Path, manifest: dict) -> list[tuple[str, dict]]:
     return result
 
 
-def amazon_rows(out: Path, manifest: dict, fmt: str) -> list[tuple[str, dict]]:
+def amazon_rows(
+    out: Path, manifest: dict, fmt: str, repeats: bool = True
+) -> list[tuple[str, dict]]:
     result = []
-    for entry in files_of(manifest, fmt):
+    for entry in files_of(manifest, fmt, repeats=repeats):
         reader = csv.DictReader(
             io.StringIO(read_text(out, entry), newline=""), delimiter="\t", quoting=csv.QUOTE_NONE
         )
@@ -90,7 +126,10 @@ def direct_orders(out: Path, manifest: dict) -> list[tuple[str, dict, list[dict]
 
 
 def canonical(out: Path, manifest: dict) -> dict[str, list[dict]]:
-    """order_key -> one summary per appearance: file, email, postal, skus, qty, status, time."""
+    """order_key -> one summary per appearance: file, email, postal, skus, qty, status, time.
+
+    Files that repeat orders of an earlier file (``repeats_orders_of``) are not appearances.
+    """
     seen: dict[str, list[dict]] = defaultdict(list)
     for name, rows in shopify_orders(out, manifest):
         first = rows[0]
@@ -124,7 +163,7 @@ def canonical(out: Path, manifest: dict) -> dict[str, list[dict]]:
         ("amazon_new_orders_tsv", "order-id", "quantity-purchased"),
     ):
         grouped: dict[tuple[str, str], list[dict]] = defaultdict(list)
-        for name, row in amazon_rows(out, manifest, fmt):
+        for name, row in amazon_rows(out, manifest, fmt, repeats=False):
             grouped[(name, row[id_col])].append(row)
         for (name, oid), rows in grouped.items():
             seen[f"amazon:{oid}"].append(
@@ -370,6 +409,114 @@ def test_direct_money_adds_up(run):
         assert D(order["order_total"]) == subtotal + D(order["shipping_amount"]) + D(
             order["tax_amount"]
         ) - D(order["discount_amount"])
+
+
+def test_every_priced_order_adds_up_to_the_cent_as_intake_reads_it(split_run):
+    out, manifest = split_run
+    orders, lines = as_intake_reads(out, manifest)
+    assert orders.height == manifest["totals"]["orders"]
+    assert lines.height == manifest["totals"]["lines"]
+    c = pl.col
+    # Every line's total is its own quantity x price less its own discount ...
+    not_amazon = lines.filter(~c("order_key").str.starts_with("amazon:"))
+    assert not_amazon.filter(
+        c("line_total") != c("quantity") * c("unit_price") - c("line_discount")
+    ).is_empty()
+    sums = lines.group_by("order_key").agg(
+        lines_total=c("line_total").sum(), priced=c("line_total").is_not_null().all()
+    )
+    money = orders.join(sums, on="order_key", how="left")
+    # ... and the order total is the lines + shipping + tax (unless included) - discount.
+    priced = money.filter(c("order_total").is_not_null())
+    tax = pl.when(c("prices_include_tax").fill_null(False)).then(0).otherwise(c("tax_amount"))
+    shipping = c("shipping_amount").fill_null(0)
+    discount = c("discount_amount").fill_null(0)
+    expected = c("lines_total") + shipping + tax.fill_null(0) - discount
+    assert priced.filter(c("order_total") != expected).is_empty()
+    subtotal_off = c("subtotal").is_not_null() & (c("subtotal") != c("lines_total"))
+    assert priced.filter(subtotal_off).is_empty()
+    # Only Amazon Pending orders come without prices.
+    unpriced = money.filter(c("order_total").is_null())
+    assert set(unpriced["channel"]) <= {"amazon"}
+    assert set(unpriced["payment_status"]) <= {"pending"}
+    assert set(priced["channel"]) == {"shopify", "woocommerce", "amazon", "phone", "email"}
+
+
+def test_direct_line_discounts_belong_to_their_own_line(split_run):
+    """A line discount is written on the line that has it, not on every line of the order."""
+    out, manifest = split_run
+    discounted = 0
+    for _, order, lines in direct_orders(out, manifest):
+        total = sum(
+            int(li["quantity"]) * D(li["unit_price"]) - D(li["line_discount"]) for li in lines
+        )
+        assert D(order["order_total"]) == total + D(order["shipping_amount"]) + D(
+            order["tax_amount"]
+        ) - D(order["discount_amount"])
+        for li in lines:
+            assert D(li["line_discount"]) <= int(li["quantity"]) * D(li["unit_price"])
+        offs = [D(li["line_discount"]) for li in lines]
+        if len(lines) > 1 and any(offs):
+            discounted += 1
+            assert not all(offs), order["order_id"]  # ~4% of lines; never all of a big order
+    assert discounted >= 3
+
+
+# --- amazon ship-to ---------------------------------------------------------------------------
+
+
+def _amazon_ship_to_holds(out: Path, manifest: dict) -> None:
+    orders, lines = as_intake_reads(out, manifest)
+    ships = lines.group_by("order_key").agg(pl.col("requires_shipping").any())
+    amazon = orders.filter(pl.col("channel") == "amazon").join(ships, on="order_key")
+    shipping = amazon.filter(pl.col("requires_shipping"))
+    assert shipping.height == amazon.height > 0  # every Amazon order is merchant-fulfilled
+    missing = shipping.filter(
+        pl.any_horizontal(
+            pl.col(c).is_null() for c in ("ship_name", "ship_address1", "ship_city", "ship_country")
+        )
+    )
+    # A seller gets no address for a Pending (unpaid) order, nor needs one for a cancelled one.
+    unpaid = {d["order_key"] for d in manifest["defects"]["unpaid"]}
+    allowed = unpaid | set(manifest["cancelled"])
+    assert set(missing["order_key"]) <= allowed
+    ready = shipping.filter(~pl.col("order_key").is_in(list(allowed)))
+    assert ready.height > 0 and ready["ship_name"].null_count() == 0
+
+    files = {f["name"]: f for f in manifest["files"]}
+    repeats = [f for f in manifest["files"] if f["repeats_orders_of"]]
+    assert repeats, "All Orders batches have their ship-to file"
+    for f in repeats:
+        assert f["format"] == "amazon_new_orders_tsv"
+        rows = amazon_rows(out, {"files": [f]}, f["format"])
+        assert all(r["recipient-name"] and r["ship-address-1"] for _, r in rows)
+        for name in f["repeats_orders_of"]:
+            earlier = files[name]
+            assert earlier["format"] == "amazon_all_orders_tsv"
+            # After it in name order and in write order (mtime), the two orders intake uses.
+            assert name < f["name"]
+            assert (out / name).stat().st_mtime_ns <= (out / f["name"]).stat().st_mtime_ns
+            all_orders = amazon_rows(out, {"files": [earlier]}, earlier["format"])
+            ids = {r["amazon-order-id"] for _, r in all_orders}
+            assert all("ship-address-1" not in r for _, r in all_orders)  # no street there
+            assert {r["order-id"] for _, r in rows} <= ids
+    # Orders are counted once, however many files they appear in.
+    distinct = {k for k in orders["order_key"]}
+    assert len(distinct) == manifest["totals"]["orders"]
+    assert sum(f["orders"] for f in manifest["files"] if not f["repeats_orders_of"]) == (
+        manifest["totals"]["orders"] + len(manifest["defects"]["re_export"])
+    )
+
+
+def test_amazon_orders_that_ship_end_with_a_ship_to_address(run):
+    _, out, manifest = run
+    _amazon_ship_to_holds(out, manifest)
+
+
+def test_amazon_ship_to_files_follow_their_all_orders_parts(split_run):
+    out, manifest = split_run
+    assert any(re.search(r"amazon_all_orders_.*_p2\.txt$", f["name"]) for f in manifest["files"])
+    _amazon_ship_to_holds(out, manifest)
 
 
 # --- defects ----------------------------------------------------------------------------------

@@ -8,6 +8,14 @@ Two layouts, as sellers download them:
 * the older "New Orders" Order Report (29 columns) with buyer and ship-to address, dates
   with the seller's Pacific offset, paid orders only.
 
+Batches alternate between the two (even batches All Orders, odd batches New Orders). A seller
+ships a merchant-fulfilled (MFN) order to the address of the order report that has it, so the
+paid, uncancelled MFN orders of an All Orders batch are also written in the New Orders layout
+(``amazon_new_orders_<batch>.txt``, listed with ``repeats_orders_of`` in the manifest), after
+the All Orders file and sorting after it by name: intake reads files oldest first and a later
+copy of an order replaces the earlier one, so the last copy it reads carries the ship-to.
+Pending orders (no address until payment) and cancelled ones keep only their All Orders rows.
+
 ``item-price``, ``item-tax`` and ``shipping-price`` are totals for the row's quantity; the
 order's shipping is charged on its first item. ``item-tax`` is often blank (marketplace
 facilitator tax). The first New Orders file is encoded cp1252, as some downloads are.
@@ -48,6 +56,8 @@ def _order_fields(own: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
         .when(c("unpaid"))
         .then(pl.lit("Pending"))
         .otherwise(pl.lit("Unshipped")),
+        # Every generated order is merchant-fulfilled (the warehouse ships it).
+        _fulfillment=pl.lit("Merchant"),
         _item_status=pl.when(c("cancelled"))
         .then(pl.lit("Cancelled"))
         .otherwise(pl.lit("Unshipped")),
@@ -111,7 +121,7 @@ def _all_orders(rows: pl.DataFrame) -> pl.DataFrame:
         "purchase-date": c("_purchase_utc"),
         "last-updated-date": c("_updated"),
         "order-status": c("_status"),
-        "fulfillment-channel": pl.lit("Merchant"),
+        "fulfillment-channel": c("_fulfillment"),
         "sales-channel": pl.lit("Amazon.com"),
         "order-channel": none,
         "ship-service-level": c("amazon_ship_level"),
@@ -192,27 +202,55 @@ def write_amazon(
         return []
     orders = assign_parts(exported_orders(_order_fields(own, rng)), ["oid"], [True])
     rows = _item_rows(sim, orders, seed * 7_919)
-    written = []
-    for layout, parity, stem, fmt in (
-        (_all_orders, 0, "amazon_all_orders", "amazon_all_orders_tsv"),
-        (_new_orders, 1, "amazon_new_orders", "amazon_new_orders_tsv"),
-    ):
-        table = layout(rows.filter(pl.col("out_batch") % 2 == parity))
-        for batch, part, parts, chunk in groups(table):
-            name = file_name(stem, sim, batch, part, parts, ".txt")
-            body = chunk.drop("out_batch", "part")
-            text = body.write_csv(separator="\t", quote_style="never", line_terminator="\n")
-            encoding = "cp1252" if (batch, part) == (CP1252_BATCH, 0) else "utf-8"
-            (out_dir / name).write_bytes(text.encode(encoding))
-            id_col = "amazon-order-id" if parity == 0 else "order-id"
-            written.append(
-                WrittenFile(
-                    name=name,
-                    channel="amazon",
-                    format=fmt,
-                    encoding=encoding,
-                    orders=int(body[id_col].n_unique()),
-                    lines=body.height,
-                )
-            )
-    return sorted(written, key=lambda f: f.name)
+    all_orders = rows.filter(pl.col("out_batch") % 2 == 0)
+    # The ship-to of the paid MFN orders of the All Orders batches, from the report that has
+    # it, written after the All Orders files (and named so it sorts after them too).
+    ship_to = all_orders.filter(
+        (pl.col("_fulfillment") == "Merchant") & ~pl.col("cancelled") & ~pl.col("unpaid")
+    )
+    first = _write(sim, out_dir, _all_orders(all_orders), "amazon_all_orders", {})
+    after = _write(
+        sim,
+        out_dir,
+        _new_orders(pl.concat([rows.filter(pl.col("out_batch") % 2 == 1), ship_to])),
+        "amazon_new_orders",
+        {key: f.name for key, f in first.items()},
+    )
+    return sorted([*first.values(), *after.values()], key=lambda f: f.name)
+
+
+def _write(
+    sim: Simulation,
+    out_dir: Path,
+    table: pl.DataFrame,
+    stem: str,
+    earlier: dict[tuple[int, int], str],
+) -> dict[tuple[int, int], WrittenFile]:
+    """One TSV per ``(batch, part)`` of ``table``, written in that order.
+
+    ``earlier`` names the file already written for a ``(batch, part)``: a file for the same
+    key repeats (some of) its orders.
+    """
+    new_layout = stem == "amazon_new_orders"
+    id_col = "order-id" if new_layout else "amazon-order-id"
+    written = {}
+    for batch, part, parts, chunk in groups(table):
+        name = file_name(stem, sim, batch, part, parts, ".txt")
+        body = chunk.drop("out_batch", "part")
+        tsv = {"separator": "\t", "quote_style": "never", "line_terminator": "\n"}
+        encoding = "cp1252" if (batch, part) == (CP1252_BATCH, 0) else "utf-8"
+        if encoding == "utf-8":
+            body.write_csv(out_dir / name, **tsv)
+        else:
+            (out_dir / name).write_bytes(body.write_csv(**tsv).encode(encoding))
+        repeats = (earlier[(batch, part)],) if (batch, part) in earlier else ()
+        written[(batch, part)] = WrittenFile(
+            name=name,
+            channel="amazon",
+            format="amazon_new_orders_tsv" if new_layout else "amazon_all_orders_tsv",
+            encoding=encoding,
+            orders=int(body[id_col].n_unique()),
+            lines=body.height,
+            repeats_orders_of=repeats,
+        )
+    return written

@@ -125,6 +125,7 @@ def generate(
                 "encoding": f.encoding,
                 "orders": f.orders,
                 "lines": f.lines,
+                "repeats_orders_of": list(f.repeats_orders_of),
             }
             for f in written
         ],

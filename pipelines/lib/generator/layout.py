@@ -23,6 +23,8 @@ class WrittenFile:
     encoding: str
     orders: int
     lines: int
+    #: files whose orders this file repeats (with more detail), written before it
+    repeats_orders_of: tuple[str, ...] = ()
 
 
 def batch_label(sim: Simulation, batch: int) -> str:
