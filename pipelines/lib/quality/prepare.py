@@ -104,12 +104,18 @@ def orders_frame(
                         WHEN o.payment_status = 'on_account' THEN 'on_account_not_accepted'
                         ELSE coalesce(o.payment_status, 'unknown') END AS payment_clearance,
                    CASE WHEN o.currency = 'USD' THEN o.order_total::DOUBLE
-                        ELSE o.order_total::DOUBLE * fx.rate_to_usd END AS order_total_usd
+                        ELSE o.order_total::DOUBLE * coalesce(fx.rate_to_usd, first_fx.rate_to_usd)
+                   END AS order_total_usd
             FROM {ORDERS.qualified} o
             JOIN val_keys USING (order_key)
             LEFT JOIN sums s USING (order_key)
+            -- the rate of the order's day (latest on or before it), else the earliest known
             ASOF LEFT JOIN val_fx fx
                 ON fx.currency = o.currency AND CAST(o.ordered_at AS DATE) >= fx.date
+            LEFT JOIN (
+                SELECT currency, arg_min(rate_to_usd, date) AS rate_to_usd
+                FROM val_fx GROUP BY currency
+            ) first_fx ON first_fx.currency = o.currency
             ORDER BY o.order_key
             """,
         )
@@ -132,8 +138,8 @@ def orders_frame(
 def duplicate_orders(con: duckdb.DuckDBPyConnection, window_hours: float) -> pl.DataFrame:
     """For each order in ``val_keys`` that repeats an earlier one: which, and how much later.
 
-    Two orders are the same when the customer (email, else name), the ship-to postal code
-    and country, and the SKUs with their quantities are the same; the later one, placed
+    Two orders are the same when the customer (email, else name), the ship-to street, postal
+    code and country, and the SKUs with their quantities are the same; the later one, placed
     within ``window_hours`` of the earlier (not cancelled) one, is the duplicate.
     """
     return query_frame(
@@ -147,6 +153,7 @@ def duplicate_orders(con: duckdb.DuckDBPyConnection, window_hours: float) -> pl.
         pool AS (
             SELECT order_key, ordered_at,
                    lower(trim(coalesce(email, customer_name))) AS who,
+                   lower(trim(ship_address1)) AS street,
                    upper(replace(ship_postal_code, ' ', '')) AS postal,
                    ship_country
             FROM {ORDERS.qualified}, bounds
@@ -167,7 +174,8 @@ def duplicate_orders(con: duckdb.DuckDBPyConnection, window_hours: float) -> pl.
                    lag(ordered_at) OVER w AS previous_at
             FROM pool JOIN items USING (order_key)
             WINDOW w AS (
-                PARTITION BY who, coalesce(postal, ''), coalesce(ship_country, ''), items
+                PARTITION BY who, coalesce(street, ''), coalesce(postal, ''),
+                             coalesce(ship_country, ''), items
                 ORDER BY ordered_at, order_key
             )
         )

@@ -20,8 +20,17 @@ import pycountry
 
 ORDERS_SUITE = "orders"
 LINES_SUITE = "order_lines"
-#: Rows the ship-to rules apply to: orders with at least one line that ships.
-SHIPS = {"row_condition": "needs_shipping==True", "condition_parser": "pandas"}
+
+
+def _only_if(flag: str) -> dict:
+    """GX row condition: the expectation applies to rows where boolean ``flag`` is true."""
+    return {"row_condition": f"{flag}==True", "condition_parser": "pandas"}
+
+
+#: Ship-to rules apply to orders with at least one line we ship.
+SHIPS = _only_if("needs_shipping")
+#: The catalogue rule applies to lines we ship (not those Amazon ships from FBA stock).
+WE_SHIP = _only_if("requires_shipping")
 
 
 @dataclass(frozen=True)
@@ -37,8 +46,14 @@ class Check:
         """Frame columns the expectation reads (including its row condition)."""
         kwargs = self.expectation.configuration.kwargs
         cols = [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
-        if kwargs.get("row_condition"):
-            cols.append("needs_shipping")
+        condition = kwargs.get("row_condition")
+        if condition:  # "flag==True" (see _only_if); GX keeps it as a pass-through filter
+            text = (
+                condition.get("pass_through_filter", "")
+                if isinstance(condition, dict)
+                else condition
+            )
+            cols.append(str(text).split("==")[0])
         return cols
 
     @property
@@ -52,8 +67,14 @@ class SuiteInputs:
 
     catalogue_skus: frozenset[str]
     served_countries: frozenset[str]
-    payment_accepted: tuple[str, ...]
+    release_payment_statuses: tuple[str, ...]
+    on_account_channels: tuple[str, ...]
     high_risk_order_total_usd: float
+
+    @property
+    def payment_accepted(self) -> list[str]:
+        """payment_clearance values that pass (see prepare.orders_frame)."""
+        return [*self.release_payment_statuses, "on_account"]
 
 
 def iso_countries() -> list[str]:
@@ -181,7 +202,7 @@ def build_checks(inputs: SuiteInputs) -> list[Check]:
             "payment",
             ORDERS_SUITE,
             gxe.ExpectColumnValuesToBeInSet(
-                column="payment_clearance", value_set=list(inputs.payment_accepted)
+                column="payment_clearance", value_set=inputs.payment_accepted
             ),
             pl.when(pl.col("payment_status") == "on_account")
             .then(pl.format('payment "on_account" is not accepted for {} orders', "channel"))
@@ -189,7 +210,9 @@ def build_checks(inputs: SuiteInputs) -> list[Check]:
                 pl.format(
                     'payment is "{}" (needs {})',
                     _text("payment_status"),
-                    pl.lit(" or ".join(inputs.payment_accepted)),
+                    pl.when(pl.col("channel").is_in(list(inputs.on_account_channels)))
+                    .then(pl.lit(", ".join(inputs.release_payment_statuses) + " or on_account"))
+                    .otherwise(pl.lit(" or ".join(inputs.release_payment_statuses))),
                 )
             ),
         ),
@@ -228,13 +251,15 @@ def build_checks(inputs: SuiteInputs) -> list[Check]:
         Check(
             "sku_known",
             LINES_SUITE,
-            gxe.ExpectColumnValuesToNotBeNull(column="sku"),
+            gxe.ExpectColumnValuesToNotBeNull(column="sku", **WE_SHIP),
             _line(pl.lit("no SKU")),
         ),
         Check(
             "sku_known",
             LINES_SUITE,
-            gxe.ExpectColumnValuesToBeInSet(column="sku", value_set=sorted(inputs.catalogue_skus)),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="sku", value_set=sorted(inputs.catalogue_skus), **WE_SHIP
+            ),
             _line(pl.format('SKU "{}" is not in the catalogue', pl.col("sku"))),
         ),
         Check(

@@ -64,7 +64,8 @@ def suite_inputs(reference_dir: Path, config: ValidationConfig) -> SuiteInputs:
     return SuiteInputs(
         catalogue_skus=frozenset(products.get_column("sku")),
         served_countries=frozenset(served),
-        payment_accepted=(*config.release_payment_statuses, "on_account"),
+        release_payment_statuses=config.release_payment_statuses,
+        on_account_channels=config.on_account_channels,
         high_risk_order_total_usd=config.high_risk_order_total_usd,
     )
 
