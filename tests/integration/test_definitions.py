@@ -9,6 +9,7 @@ def test_one_code_location_with_the_batch_job_sensor_and_resources():
     job = defs.resolve_job_def("order_batch")
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
     assert {"inbox_files", "orders", "order_lines", "reporting_snapshot"} <= keys
+    assert {"order_holds", "hold_decisions"} <= keys
     assert {"analytics/stg_oms__orders", "analytics/fct_orders"} <= keys
     assert defs.resolve_sensor_def("inbox_sensor").job_name == "order_batch"
     assert set(defs.resources) >= {"warehouse", "folders", "dbt"}
@@ -21,6 +22,22 @@ def test_dbt_sources_are_the_intake_assets_so_the_graph_is_one_graph():
     assert dg.AssetKey("orders") in staging.parent_keys
     lines = graph.get(dg.AssetKey(["analytics", "stg_oms__order_lines"]))
     assert dg.AssetKey("order_lines") in lines.parent_keys
+
+
+def test_analytics_run_after_validation_because_dbt_reads_the_holds():
+    graph = defs.resolve_asset_graph()
+    holds = graph.get(dg.AssetKey(["analytics", "stg_oms__order_holds"]))
+    assert dg.AssetKey("order_holds") in holds.parent_keys
+    assert {dg.AssetKey("orders"), dg.AssetKey("order_lines")} <= graph.get(
+        dg.AssetKey("order_holds")
+    ).parent_keys
+
+
+def test_validation_suites_show_as_asset_checks_on_the_holds():
+    checks = {
+        (k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys
+    }
+    assert {("order_holds", "orders_suite"), ("order_holds", "order_lines_suite")} <= checks
 
 
 def test_dbt_tests_show_as_asset_checks():

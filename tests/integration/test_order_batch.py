@@ -1,4 +1,4 @@
-"""The walking skeleton end to end on a temporary warehouse: inbox → orders → dbt → page."""
+"""The batch end to end on a temporary warehouse: inbox → orders → validation → dbt → page."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipelines.defs import analytics, intake
+from pipelines.defs import analytics, intake, quality
 from pipelines.defs.resources import folders_resource, warehouse_resource
 from pipelines.lib.generator import generate
 from pipelines.lib.warehouse import connect, scalar
 from pipelines.project import DASHBOARDS_DIR
 
-ASSETS = [intake.intake, analytics.dbt_models, analytics.reporting_snapshot]
+ASSETS = [intake.intake, quality.validation, analytics.dbt_models, analytics.reporting_snapshot]
 
 
 def _materialize(settings):
@@ -37,7 +37,12 @@ def batch(module_oms_env):
     """One batch over generated exports, shared by this module's tests (dbt runs once)."""
     settings = module_oms_env
     summary = generate(
-        settings.inbox, orders=120, seed=11, days=2, reference_dir=settings.reference_dir
+        settings.inbox,
+        orders=300,
+        seed=11,
+        days=2,
+        defect_rate=0.05,
+        reference_dir=settings.reference_dir,
     )
     manifest = json.loads((settings.inbox / "_generator_manifest.json").read_text())
     result = _materialize(settings)
@@ -100,3 +105,55 @@ def test_overview_page_says_what_to_do_when_there_is_no_data(oms_env):
     app = AppTest.from_file(str(DASHBOARDS_DIR / "streamlit_app.py"), default_timeout=60).run()
     assert not app.exception
     assert "No orders yet" in app.info[0].value
+
+
+#: The generator's injected defects and the hold (reason, rule) each must produce.
+DEFECT_HOLDS = {
+    "bad_postal_code": ("INCORRECT_ADDRESS", "postal_code"),
+    "unknown_sku": ("UNKNOWN_SKU", "sku_known"),
+    "zero_quantity": ("INVALID_QUANTITY", "quantity"),
+    "unpaid": ("AWAITING_PAYMENT", "payment"),
+    "duplicate_order": ("DUPLICATE_ORDER", "duplicate_order"),
+}
+
+
+def test_every_injected_defect_puts_its_order_on_hold_with_the_right_reason(batch):
+    settings, _, manifest, _ = batch
+    with connect(settings.warehouse_path, read_only=True) as con:
+        holds = set(
+            con.execute(
+                "SELECT order_key, reason, rule FROM oms.order_holds WHERE resolved_at IS NULL"
+            ).fetchall()
+        )
+        status = dict(con.execute("SELECT order_key, status FROM oms.orders").fetchall())
+    for kind, (reason, rule) in DEFECT_HOLDS.items():
+        injected = manifest["defects"][kind]
+        assert injected, kind
+        for defect in injected:
+            key = defect["order_key"]
+            if status[key] == "cancelled":
+                continue  # the channel cancelled it: nothing to hold
+            assert (key, reason, rule) in holds, (kind, defect)
+            assert status[key] == "on_hold"
+    assert "ready" in status.values()
+
+
+def test_suite_results_show_as_asset_checks_with_unexpected_counts(batch):
+    result = batch[3]
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(checks) >= {"orders_suite", "order_lines_suite"}
+    orders = checks["orders_suite"]
+    assert orders.asset_key == dg.AssetKey("order_holds")
+    assert orders.passed is False  # the injected defects fail expectations
+    assert orders.severity == dg.AssetCheckSeverity.WARN
+    assert orders.metadata["unexpected_count"].value > 0
+    assert "| payment |" in orders.metadata["results"].value
+    lines = checks["order_lines_suite"]
+    assert "sku_known" in lines.metadata["results"].value
+
+
+def test_data_docs_are_published_to_the_outbox(batch):
+    settings = batch[0]
+    index = settings.outbox / "quality" / "index.html"
+    assert index.exists()
+    assert "orders" in index.read_text(encoding="utf-8")

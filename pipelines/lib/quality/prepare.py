@@ -154,7 +154,9 @@ def duplicate_orders(con: duckdb.DuckDBPyConnection, window_hours: float) -> pl.
             SELECT order_key, ordered_at,
                    lower(trim(coalesce(email, customer_name))) AS who,
                    lower(trim(ship_address1)) AS street,
-                   upper(replace(ship_postal_code, ' ', '')) AS postal,
+                   -- a ZIP+4 and its ZIP are the same place
+                   regexp_replace(upper(replace(ship_postal_code, ' ', '')),
+                                  '^([0-9]{{5}})-[0-9]{{4}}$', '\\1') AS postal,
                    ship_country
             FROM {ORDERS.qualified}, bounds
             WHERE status <> 'cancelled' AND ordered_at BETWEEN lo AND hi

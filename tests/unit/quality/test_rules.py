@@ -415,3 +415,13 @@ def test_a_non_usd_order_before_the_first_fx_rate_is_judged_at_the_earliest_rate
     )
     platform.run()
     assert platform.holds()["rule"].to_list() == ["high_value"]
+
+
+def test_a_zip_plus_four_variant_of_the_same_address_is_still_a_duplicate(platform):
+    platform.add(good_order("amazon:1", ship_postal_code="94103-2266"), [good_line("amazon:1")])
+    later = good_order(
+        "amazon:2", ship_postal_code="94103-7242", ordered_at=T0 - timedelta(minutes=100)
+    )
+    platform.add(later, [good_line("amazon:2")])
+    platform.run()
+    assert platform.holds("amazon:2")["rule"].to_list() == ["duplicate_order"]
