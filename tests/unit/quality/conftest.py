@@ -92,7 +92,9 @@ class Platform:
         self.runs = 0
 
     def close(self) -> None:
-        self._connection.__exit__(None, None, None)
+        if self._connection is not None:
+            self._connection.__exit__(None, None, None)
+            self._connection = None
 
     def add(self, order: dict, lines: list[dict] | None = None) -> None:
         """Store an order (and its lines) as intake would have."""
