@@ -10,6 +10,7 @@ looked up in the Polars frame to attach the order and the explanation. Asking GX
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,9 +92,12 @@ def run_suites(
     """Validate each suite's frame; every failing row becomes a finding (order, rule, detail).
 
     With ``docs_dir`` the results are also rendered as GX Data Docs there (a checkpoint with
-    an UpdateDataDocsAction).
+    an UpdateDataDocsAction), replacing the previous run's pages.
     """
-    context = _context(docs_dir)
+    building = docs_dir.with_name(f".{docs_dir.name}.building") if docs_dir else None
+    if building is not None:
+        shutil.rmtree(building, ignore_errors=True)
+    context = _context(building)
     source = context.data_sources.add_pandas("oms")
     findings: list[pl.DataFrame] = []
     outcomes: list[ExpectationOutcome] = []
@@ -107,7 +111,7 @@ def run_suites(
         suite = context.suites.add(
             gx.ExpectationSuite(name=suite_name, expectations=[c.expectation for c in suite_checks])
         )
-        if docs_dir is not None:
+        if building is not None:
             definition = context.validation_definitions.add(
                 gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
             )
@@ -159,5 +163,18 @@ def run_suites(
                 )
             )
     found = pl.concat(findings) if findings else pl.DataFrame(schema=FINDING_SCHEMA)
-    index = docs_dir / "index.html" if docs_dir is not None else None
-    return SuiteRun(found, outcomes, index if index is not None and index.exists() else None)
+    index = _publish_docs(building, docs_dir) if building and docs_dir else None
+    return SuiteRun(found, outcomes, index)
+
+
+def _publish_docs(building: Path, docs_dir: Path) -> Path | None:
+    """Put the pages just built in place of the last run's (so old runs do not pile up)."""
+    if not (building / "index.html").exists():
+        return None
+    old = docs_dir.with_name(f".{docs_dir.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if docs_dir.exists():
+        docs_dir.rename(old)
+    building.rename(docs_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    return docs_dir / "index.html"

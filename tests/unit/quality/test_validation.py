@@ -145,3 +145,14 @@ def test_contact_checks_give_the_same_answers_in_worker_processes():
     emails = ["a@example.com", "not an email", "b@@x.org", "ünïcode@example.de"] * 3
     phones = [("+1 415 555 0134", "US"), ("12", "US"), ("030 1234567", "DE"), ("x", None)] * 3
     assert _check_in_workers(emails, phones, 2) == check_values(emails, phones)
+
+
+def test_data_docs_show_the_last_validation_only(platform, tmp_path):
+    docs = tmp_path / "quality"
+    platform.add(good_order("shopify:1", payment_status="pending"))
+    platform.run(docs=docs)
+    platform.add(good_order("shopify:2", ship_address1="2 Pine St"))
+    platform.run(docs=docs)
+    pages = list((docs / "validations").rglob("*.html"))
+    assert len(pages) == 2  # one per suite, of the second run
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
