@@ -25,7 +25,7 @@ import polars as pl
 
 from pipelines.lib.channels import SNIFF_BYTES, ChannelAdapter, UnreadableFile, detect
 from pipelines.lib.channels.base import ADAPTER_LINE_COLUMNS, ADAPTER_ORDER_COLUMNS
-from pipelines.lib.schema import FILES, ORDER_EVENTS, ORDER_LINES, ORDERS
+from pipelines.lib.schema import FILES, HOLD_DECISIONS, ORDER_EVENTS, ORDER_LINES, ORDERS
 from pipelines.lib.warehouse import MEMORY_LIMIT, scalar, transaction
 
 #: Order columns that are lineage, not content: a change in them alone is no update.
@@ -397,9 +397,13 @@ def _upsert(
                    ) AS is_changed,
                    s.status = 'cancelled' AND coalesce(o.status, '') <> 'cancelled' AS cancels,
                    -- The channel took back its own cancellation (e.g. WooCommerce restored
-                   -- the order); an ops cancellation leaves channel_status alone.
+                   -- the order). An ops cancellation (a decision) stands whatever the
+                   -- channel sends later.
                    o.status = 'cancelled' AND s.status <> 'cancelled'
-                       AND o.channel_status IS DISTINCT FROM s.channel_status AS reopens,
+                       AND o.channel_status IS DISTINCT FROM s.channel_status
+                       AND s.order_key NOT IN (
+                           SELECT order_key FROM {HOLD_DECISIONS.qualified}
+                           WHERE action = 'cancel' AND status = 'applied') AS reopens,
                    o.payment_status AS old_payment, s.payment_status AS new_payment,
                    o.channel_status AS old_channel_status,
                    (o.ship_address1, o.ship_address2, o.ship_city, o.ship_region,

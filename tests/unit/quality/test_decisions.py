@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from pipelines.project import REPO_ROOT
 from tests.unit.quality.conftest import T0, good_line, good_order
 
 # Decided between the first batch (T0 + 1 min) and the second (T0 + 2 min).
@@ -206,7 +207,8 @@ REJECTED = [
             "value": "1.5",
         },
         'quantity "1.5" is not a whole number of at least 1',
-    )(
+    ),
+    (
         {"order_key": "shopify:1001", "action": "correct", "field": "sku", "value": "SKU-00002"},
         "line_no is needed to correct sku",
     ),
@@ -219,7 +221,8 @@ REJECTED = [
             "value": "SKU-00002",
         },
         "order has no line 7",
-    )(
+    ),
+    (
         {"order_key": "shopify:1001", "action": "correct", "field": "ship_city", "value": ""},
         "ship_city cannot be blank",
     ),
@@ -313,3 +316,51 @@ def test_a_failing_stage_leaves_decisions_unapplied_and_the_file_in_the_inbox(
     monkeypatch.undo()
     platform.run()
     assert platform.status("shopify:1001") == "ready"
+
+
+def test_an_order_ops_cancelled_stays_cancelled_when_the_channel_exports_it_again(platform):
+    from pipelines.lib.intake import ingest_inbox
+
+    header = (REPO_ROOT / "data" / "templates" / "direct_orders.csv").read_text().strip()
+    row = {
+        "order_id": "P-1",
+        "channel": "phone",
+        "ordered_at": "2026-11-20T09:00:00Z",
+        "customer_name": "Ana Ruiz",
+        "ship_name": "Ana Ruiz",
+        "ship_address1": "1 Market St",
+        "ship_city": "San Francisco",
+        "ship_region": "CA",
+        "ship_postal_code": "9410",
+        "ship_country": "US",
+        "currency": "USD",
+        "payment_status": "paid",
+        "shipping_amount": "0.00",
+        "tax_amount": "0.00",
+        "order_total": "29.98",
+        "line_no": "1",
+        "sku": "SKU-00001",
+        "quantity": "2",
+        "unit_price": "14.99",
+    }
+
+    def export(name: str, **changes) -> None:
+        values = {**row, **changes}
+        cells = [values.get(column, "") for column in header.split(",")]
+        (platform.inbox / name).write_text(f"{header}\n{','.join(cells)}\n", encoding="utf-8")
+        ingest_inbox(
+            platform.con,
+            platform.inbox,
+            archive_dir=platform.archive,
+            rejected_dir=platform.rejected,
+            run_id=f"intake-{name}",
+            now=T0 + timedelta(hours=1),
+        )
+
+    export("a.csv")
+    platform.run()
+    platform.decide([{"order_key": "phone:P-1", "action": "cancel", **ALICE}])
+    platform.run()
+    export("b.csv", payment_status="authorized", notes="called again")
+    platform.run(at=T0 + timedelta(hours=2))
+    assert platform.status("phone:P-1") == "cancelled"
