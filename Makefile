@@ -45,6 +45,7 @@ ui: sync
 bench: sync
 	$(UV) run python benchmarks/bench_generator.py
 	$(UV) run python benchmarks/bench_intake.py
+	$(UV) run python benchmarks/bench_validation.py
 
 ## Forget all runtime data (warehouse, inbox, archive, outbox, Dagster runs).
 clean-data:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -17,11 +19,17 @@ RESULTS = REPO / "benchmarks" / "RESULTS.md"
 WORK = REPO / "benchmarks" / ".work"
 
 #: Appended to a child's code: prints its own peak RSS and CPU time as the last JSON line.
+#: The peak is the process's own high-water mark (VmHWM): ``ru_maxrss`` of a process started
+#: by fork + exec also counts the parent's resident size at the fork (Linux carries the old
+#: address space's high-water mark over the exec), so a big driver would inflate it.
 _REPORT = """
 import json as _json, resource as _resource
 _usage = _resource.getrusage(_resource.RUSAGE_SELF)
 _out = dict(globals().get("result", {}))
-_out["peak_rss_kib"] = _usage.ru_maxrss
+with open("/proc/self/status") as _status:
+    _out["peak_rss_kib"] = next(
+        int(_line.split()[1]) for _line in _status if _line.startswith("VmHWM:")
+    )
 _out["cpu_seconds"] = _usage.ru_utime + _usage.ru_stime
 print(_json.dumps(_out))
 """
@@ -110,12 +118,47 @@ def update_results(title: str, text: str) -> None:
     RESULTS.write_text(updated.rstrip("\n") + "\n", encoding="utf-8")
 
 
-def generated(lines: int, seed: int = 7, days: int = 3) -> Path:
-    """Generator output for (lines, seed, days), made once and kept under benchmarks/.work."""
-    folder = WORK / f"generated-{lines}-s{seed}-d{days}"
-    if not (folder / "_generator_manifest.json").exists():
-        from pipelines.lib.generator import generate
+_GENERATE = """
+import sys
+from pathlib import Path
+from pipelines.lib.generator import generate
+generate(Path(sys.argv[1]), lines=int(sys.argv[2]), seed=int(sys.argv[3]), days=int(sys.argv[4]),
+         reference_dir=Path(sys.argv[5]))
+"""
 
-        folder.mkdir(parents=True, exist_ok=True)
-        generate(folder, lines=lines, seed=seed, days=days, reference_dir=REPO / "data/reference")
+
+def files_digest(paths: list[Path]) -> str:
+    """One hash of the names and contents of ``paths`` (to tell when code changed)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _generator_digest() -> str:
+    """Hash of the generator's code and the reference data it reads."""
+    sources = sorted((REPO / "pipelines/lib/generator").glob("*.py"))
+    return files_digest(sources + sorted((REPO / "data/reference").glob("*.csv")))
+
+
+def generated(lines: int, seed: int = 7, days: int = 3) -> Path:
+    """Generator output for (lines, seed, days), kept under benchmarks/.work.
+
+    Made again when the generator's code or the reference data changed since (a stamp file
+    beside the folder holds their hash), and made in a child process so the caller's memory
+    (and the peak RSS its children report) stays small.
+    """
+    folder = WORK / f"generated-{lines}-s{seed}-d{days}"
+    stamp = folder.with_name(folder.name + ".generator.sha256")
+    code = _generator_digest()
+    fresh = (folder / "_generator_manifest.json").exists() and stamp.exists()
+    if fresh and stamp.read_text().strip() == code:
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    print(f"generating {lines:,} lines into {folder} ...", flush=True)
+    run_child(
+        _GENERATE, str(folder), str(lines), str(seed), str(days), str(REPO / "data/reference")
+    )
+    stamp.write_text(code + "\n")
     return folder

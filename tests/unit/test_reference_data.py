@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 import re
+import tomllib
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -67,9 +68,12 @@ def test_readme_documents_every_column_of_every_file():
         sections[i]: re.findall(r"^\| ([a-z0-9_]+) \|", sections[i + 1], flags=re.M)[1:]
         for i in range(1, len(sections), 2)
     }
-    assert set(documented) == set(FILES)
+    assert set(documented) == {*FILES, "validation.toml"}
     for name in FILES:
         assert documented[name] == header(name), name
+    with (REFERENCE / "validation.toml").open("rb") as fh:
+        settings = list(tomllib.load(fh)["settings"])
+    assert documented["validation.toml"] == settings
 
 
 def test_warehouse_coordinates_are_those_of_their_zip():
