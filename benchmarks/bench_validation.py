@@ -525,6 +525,8 @@ def section(
     contacts_alt: dict,
     host: dict[str, str],
 ) -> str:
+    from pipelines.lib.quality.contacts import PARALLEL_FROM
+
     stage = [r["stage_seconds"] for r in runs]
     med = median(stage)
     verdict = "meets" if med <= BAR_SECONDS else "MISSES"
@@ -624,7 +626,7 @@ email syntax by email-validator; phone numbers by phonenumbers) as `postal_probl
 `unexpected_index_list` then holds the failing rows' positions (never capped), mapped back to
 orders and their explanation in Polars ({gx_b / gx_c:.2f}x faster here than asking GX for
 `unexpected_index_column_names`). Emails and phone numbers are checked once per distinct
-value, and from 40,000 distinct values on split over 2 worker processes ({ct_i / ct_w:.2f}x
+value, and from {PARALLEL_FROM:,} distinct values on split over 2 worker processes ({ct_i / ct_w:.2f}x
 faster than in-process on this 2-CPU machine). GX on DuckDB via SQL was not an option: it
 fails.
 
