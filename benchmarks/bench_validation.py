@@ -626,9 +626,9 @@ email syntax by email-validator; phone numbers by phonenumbers) as `postal_probl
 `unexpected_index_list` then holds the failing rows' positions (never capped), mapped back to
 orders and their explanation in Polars ({gx_b / gx_c:.2f}x faster here than asking GX for
 `unexpected_index_column_names`). Emails and phone numbers are checked once per distinct
-value, and from {PARALLEL_FROM:,} distinct values on split over 2 worker processes ({ct_i / ct_w:.2f}x
-faster than in-process on this 2-CPU machine). GX on DuckDB via SQL was not an option: it
-fails.
+value, and from {PARALLEL_FROM:,} distinct values on split over 2 worker processes
+({ct_i / ct_w:.2f}x faster than in-process on this 2-CPU machine). GX on DuckDB via SQL was
+not an option: it fails.
 
 {sql_check}
 
