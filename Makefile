@@ -46,6 +46,7 @@ bench: sync
 	$(UV) run python benchmarks/bench_generator.py
 	$(UV) run python benchmarks/bench_intake.py
 	$(UV) run python benchmarks/bench_validation.py
+	$(UV) run python benchmarks/bench_allocation.py
 
 ## Forget all runtime data (warehouse, inbox, archive, outbox, Dagster runs).
 clean-data:

@@ -303,6 +303,44 @@ def ingest(
     raise typer.Exit(status_code)
 
 
+@app.command()
+def allocate(
+    lines: Annotated[Path, typer.Option(help="Open lines (Parquet), see docs.")],
+    stock: Annotated[Path, typer.Option(help="ATP per warehouse and SKU (Parquet).")],
+    warehouses: Annotated[Path, typer.Option(help="warehouse_id, lat, lon (CSV).")],
+    out: Annotated[Path, typer.Option(help="Folder for allocations/backorders.parquet.")],
+    max_splits: Annotated[int, typer.Option(help="Most warehouses one order may use.")] = 3,
+) -> None:
+    """Allocate open lines to warehouses from files, without a warehouse (check, benchmark)."""
+    import polars as pl
+
+    # Imported here: numba takes about a second to load, which no other command needs.
+    from pipelines.lib.allocation import allocate as allocate_lines
+    from pipelines.lib.allocation import read_inputs, write_outputs
+
+    if max_splits < 1:
+        raise typer.BadParameter("--max-splits must be at least 1")
+    try:
+        inputs = read_inputs(lines, stock, warehouses)
+        began = time.perf_counter()
+        result = allocate_lines(*inputs, max_splits=max_splits)
+        seconds = time.perf_counter() - began
+    except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
+        err.print(f"cannot allocate: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    written = write_outputs(result, out)
+    console.print(
+        f"{result.orders:,} orders, {result.lines:,} lines: {result.units_allocated:,} of "
+        f"{result.units_demanded:,} units allocated ({result.orders_single:,} orders from one "
+        f"warehouse, {result.orders_split:,} split), {result.units_backordered:,} backordered; "
+        f"{seconds:.2f} s",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for path in written:
+        console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+
+
 @app.command("schema")
 def schema_doc() -> None:
     """Print the canonical tables and their columns (Markdown)."""
