@@ -65,6 +65,8 @@ class ParsedFile:
     format: str
     orders: pl.DataFrame
     lines: pl.DataFrame
+    #: Order columns the file's layout has no source for (see ParsedBatch.not_carried).
+    not_carried: frozenset[str] = frozenset()
 
     def prepared(self) -> tuple[object, object, bool]:
         """(orders, lines) as Arrow tables for DuckDB, and whether any key repeats.
@@ -158,6 +160,8 @@ def _concat(name: str, fmt: str, parts: list[ParsedFile]) -> ParsedFile:
         format=fmt,
         orders=pl.concat([p.orders for p in parts], how="vertical_relaxed"),
         lines=pl.concat([p.lines for p in parts], how="vertical_relaxed"),
+        # A column counts as not carried only when no part carries it.
+        not_carried=frozenset.intersection(*(p.not_carried for p in parts)),
     )
 
 
@@ -165,7 +169,7 @@ def _read_batches(adapter: ChannelAdapter, path: Path, source_file: str) -> Iter
     empty = True
     for batch in adapter.parse(path, source_file):
         empty = False
-        yield ParsedFile(source_file, adapter.format, batch.orders, batch.lines)
+        yield ParsedFile(source_file, adapter.format, batch.orders, batch.lines, batch.not_carried)
     if empty:
         raise UnreadableFile("no orders in the file (header only?)", line=2)
 
@@ -215,6 +219,7 @@ def _read_email(path: Path) -> ParsedFile:
                     )
                     .with_columns(order_key=key)
                     .drop("external_order_id"),
+                    not_carried=one.not_carried,
                 )
             )
     if not parsed:
@@ -275,9 +280,31 @@ def _stage(
     con.register("in_orders", orders)
     con.register("in_lines", lines)
     if not repeats:  # the usual case: every order and line once, nothing to reconcile
-        con.execute("CREATE OR REPLACE TEMP VIEW stg_orders AS SELECT * FROM in_orders")
+        con.execute("CREATE OR REPLACE TEMP VIEW stg_orders_in AS SELECT * FROM in_orders")
         con.execute("CREATE OR REPLACE TEMP VIEW stg_lines AS SELECT * FROM in_lines")
+    else:
+        _stage_repeats(con)
+    _keep_not_carried(con, parsed.not_carried)
+
+
+def _keep_not_carried(con: duckdb.DuckDBPyConnection, not_carried: frozenset[str]) -> None:
+    """View stg_orders: the staged orders, with columns the layout lacks taken from the
+    stored order (an order new to the platform has them null)."""
+    if not not_carried:
+        con.execute("CREATE OR REPLACE TEMP VIEW stg_orders AS SELECT * FROM stg_orders_in")
         return
+    kept = ", ".join(f"coalesce(s.{c}, o.{c}) AS {c}" for c in sorted(not_carried))
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP VIEW stg_orders AS
+        SELECT s.* REPLACE ({kept})
+        FROM stg_orders_in s LEFT JOIN {ORDERS.qualified} o USING (order_key)
+        """
+    )
+
+
+def _stage_repeats(con: duckdb.DuckDBPyConnection) -> None:
+    """Reconcile orders that appear more than once in a file (see :func:`_stage`)."""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE stg_orders_all AS
@@ -340,7 +367,7 @@ def _stage(
         QUALIFY row_number() OVER (PARTITION BY order_key ORDER BY source_row) = 1
         """
     )
-    con.execute("CREATE OR REPLACE TEMP VIEW stg_orders AS SELECT * FROM stg_orders_once")
+    con.execute("CREATE OR REPLACE TEMP VIEW stg_orders_in AS SELECT * FROM stg_orders_once")
 
 
 def _upsert(

@@ -408,3 +408,41 @@ def test_an_order_later_stages_moved_on_is_unchanged_by_the_same_export(wh, tmp_
     result = wh.run(LATER, "run-2")
     assert (result.updated_orders, result.unchanged_orders) == (0, 1)
     assert wh.one("SELECT status FROM oms.orders WHERE order_key = 'phone:P-1'") == "ready"
+
+
+def test_a_report_without_address_columns_keeps_the_address_an_earlier_one_gave(wh):
+    from tests.unit.channels.support import (
+        AMAZON_ALL_ORDERS_HEADER,
+        AMAZON_ORDER_REPORT_HEADER,
+        amazon_tsv,
+    )
+
+    new_orders = {
+        "order-id": "111-0000000-0000001", "order-item-id": "1",
+        "purchase-date": "2026-11-20T10:00:00+00:00",
+        "payments-date": "2026-11-20T10:05:00+00:00", "buyer-email": "bo@example.com",
+        "buyer-name": "Bo Li", "sku": "SKU-00001", "quantity-purchased": "1",
+        "currency": "USD", "item-price": "14.99", "ship-service-level": "Standard",
+        "recipient-name": "Bo Li", "ship-address-1": "1 Market St",
+        "ship-city": "San Francisco", "ship-state": "CA", "ship-postal-code": "94103",
+        "ship-country": "US",
+    }  # fmt: skip
+    all_orders = {
+        "amazon-order-id": "111-0000000-0000001", "merchant-order-id": "",
+        "purchase-date": "2026-11-20T10:00:00+00:00",
+        "last-updated-date": "2026-11-21T08:00:00+00:00", "order-status": "Shipped",
+        "fulfillment-channel": "Merchant", "sales-channel": "Amazon.com",
+        "ship-service-level": "Standard", "sku": "SKU-00001", "item-status": "Shipped",
+        "quantity": "1", "currency": "USD", "item-price": "14.99",
+        "ship-city": "San Francisco", "ship-state": "CA", "ship-postal-code": "94103",
+        "ship-country": "US",
+    }  # fmt: skip
+    drop(wh.inbox, "a.txt", amazon_tsv(AMAZON_ORDER_REPORT_HEADER, [new_orders]))
+    wh.run()
+    drop(wh.inbox, "b.txt", amazon_tsv(AMAZON_ALL_ORDERS_HEADER, [all_orders]))
+    result = wh.run(LATER, "run-2")
+    assert result.updated_orders == 1  # the status moved on
+    row = wh.query(
+        "SELECT channel_status, ship_name, ship_address1, customer_name, email FROM oms.orders"
+    ).row(0)
+    assert row == ("Shipped", "Bo Li", "1 Market St", "Bo Li", "bo@example.com")

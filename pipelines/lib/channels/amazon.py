@@ -294,8 +294,32 @@ ORDER_LEVEL = (
 )
 
 
+#: Order columns and the report columns they come from. The layouts differ: the All Orders
+#: report has no buyer or recipient name, street, phone or promise date. A column none of
+#: whose sources is in a file is not carried by it (see ParsedBatch.not_carried).
+SOURCES = {
+    "customer_name": ("buyer-name",),
+    "email": ("buyer-email",),
+    "phone": ("buyer-phone-number", "ship-phone-number"),
+    "ship_name": ("recipient-name",),
+    "ship_address1": ("ship-address-1",),
+    "ship_address2": ("ship-address-2", "ship-address-3"),
+    "ship_city": ("ship-city",),
+    "ship_region": ("ship-state",),
+    "ship_postal_code": ("ship-postal-code",),
+    "ship_country": ("ship-country",),
+    "ship_by": ("promise-date",),
+    "notes": ("delivery-instructions",),
+}
+
+
 def _batch(df: pl.DataFrame, order_id: str, quantity: str, source_file: str) -> ParsedBatch:
     c = lambda *names: column_or_null(df, *names)  # noqa: E731
+    not_carried = frozenset(
+        column
+        for column, sources in SOURCES.items()
+        if not any(source in df.columns for source in sources)
+    )
     has_prices = "item-price" in df.columns
     present = [m for m in MONEY_COLUMNS if m in df.columns]
     commas = (
@@ -465,4 +489,4 @@ def _batch(df: pl.DataFrame, order_id: str, quantity: str, source_file: str) -> 
         pl.lit(source_file).alias("source_file"),
         pl.col(RECORD).alias("source_row"),
     )
-    return ParsedBatch(conform_orders(orders), conform_lines(lines))
+    return ParsedBatch(conform_orders(orders), conform_lines(lines), not_carried)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -43,10 +43,14 @@ class ParsedBatch:
     ``orders`` has the columns ``ADAPTER_ORDER_COLUMNS`` and ``lines`` the columns
     ``ADAPTER_LINE_COLUMNS``, typed as in :mod:`pipelines.lib.schema` (use ``conform``).
     ``status`` in orders is ``received`` or ``cancelled`` (from the channel's own status).
+    ``not_carried`` names order columns the file's layout has no source for (Amazon's All
+    Orders report has no street address): their nulls mean "not in this file", so intake
+    keeps what an earlier file said instead of blanking it.
     """
 
     orders: pl.DataFrame
     lines: pl.DataFrame
+    not_carried: frozenset[str] = field(default_factory=frozenset)
 
 
 class ChannelAdapter(Protocol):
