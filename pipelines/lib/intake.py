@@ -139,6 +139,34 @@ def _head(path: Path) -> bytes:
         return fh.read(SNIFF_BYTES)
 
 
+def file_layout(path: Path) -> str | None:
+    """The later-stage layout of an inbox file (see OTHER_STAGE_LAYOUTS), or None."""
+    return other_stage_layout(_head(path))
+
+
+#: The reason recorded for a file whose bytes were processed before.
+DUPLICATE_REASON = "identical content was already processed; not read again"
+
+
+def already_processed(con: duckdb.DuckDBPyConnection, file_id: str) -> bool:
+    """True when a file with these bytes (its SHA-256) was processed before."""
+    return bool(
+        scalar(
+            con,
+            f"SELECT count(*) FROM {FILES.qualified} WHERE file_id = ? AND status = 'processed'",
+            [file_id],
+        )
+    )
+
+
+def record_stored_path(con: duckdb.DuckDBPyConnection, outcome: FileOutcome, run_id: str) -> None:
+    """Note in raw.files where a file went once it was moved out of the inbox."""
+    con.execute(
+        f"UPDATE {FILES.qualified} SET stored_path = ? WHERE file_id = ? AND run_id = ?",
+        [outcome.stored_path, outcome.file_id, run_id],
+    )
+
+
 def _check_readable(path: Path, head: bytes) -> None:
     if not head:
         raise UnreadableFile("empty file (0 bytes)", byte=0)
@@ -624,14 +652,9 @@ def ingest_file(
     file_id = read.file_id
     size = path.stat().st_size
     outcome = FileOutcome(name=path.name, file_id=file_id, status="processed")
-    seen = scalar(
-        con,
-        f"SELECT count(*) FROM {FILES.qualified} WHERE file_id = ? AND status = 'processed'",
-        [file_id],
-    )
-    if seen:
+    if already_processed(con, file_id):
         outcome.status = "duplicate"
-        outcome.reason = "identical content was already processed; nothing ingested"
+        outcome.reason = DUPLICATE_REASON
         outcome.stored_path = str(archive_file(path, archive_dir, file_id, now))
         with transaction(con):
             record_file(con, outcome, size, run_id, now)
@@ -663,10 +686,7 @@ def ingest_file(
         result.files.append(outcome)
         return outcome
     outcome.stored_path = str(archive_file(path, archive_dir, file_id, now))
-    con.execute(
-        f"UPDATE {FILES.qualified} SET stored_path = ? WHERE file_id = ? AND run_id = ?",
-        [outcome.stored_path, file_id, run_id],
-    )
+    record_stored_path(con, outcome, run_id)
     result.files.append(outcome)
     return outcome
 
@@ -731,7 +751,7 @@ def ingest_inbox(
     result = IntakeResult()
     paths = []
     for path in inbox_files(inbox):
-        if other_stage_layout(_head(path)):
+        if file_layout(path):
             result.left_for_later.append(path.name)
         else:
             paths.append(path)

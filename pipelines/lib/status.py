@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
 from pipelines.lib.schema import ORDER_STATUSES
 from pipelines.lib.warehouse import connect, scalar
+
+T = TypeVar("T")
 
 
 def _counts(
@@ -38,19 +42,37 @@ def _read(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, object]:
     return _counts(source, by_status, scalar(con, "SELECT count(*) FROM oms.order_lines"), files)
 
 
-def order_status_counts(warehouse: Path, reporting: Path) -> dict[str, object]:
-    """Counts from the live warehouse, or from the snapshot while a batch holds the lock."""
+def _live_or_snapshot(
+    warehouse: Path,
+    reporting: Path,
+    read: Callable[[duckdb.DuckDBPyConnection, str], T],
+    empty: Callable[[str], T],
+) -> T:
+    """``read(con, source)`` on the live warehouse, or on the published snapshot while a
+    batch holds the lock; ``empty(source)`` when neither has the tables yet."""
     for path, source in ((warehouse, "warehouse"), (reporting, "reporting snapshot")):
         if not path.exists():
             continue
         try:
             with connect(path, read_only=True) as con:
-                return _read(con, f"{source} {path}")
+                return read(con, f"{source} {path}")
         except duckdb.IOException:
             continue  # a batch is writing: fall back to the published snapshot
         except duckdb.CatalogException:
-            return _counts(f"{source} {path} (no orders yet)", {}, 0, {})
-    return _counts("none", {}, 0, {})
+            return empty(f"{source} {path}")
+    return empty("none")
+
+
+def order_status_counts(warehouse: Path, reporting: Path) -> dict[str, object]:
+    """Counts from the live warehouse, or from the snapshot while a batch holds the lock."""
+    return _live_or_snapshot(
+        warehouse,
+        reporting,
+        _read,
+        lambda source: _counts(
+            source if source == "none" else f"{source} (no orders yet)", {}, 0, {}
+        ),
+    )
 
 
 def _open_holds(con: duckdb.DuckDBPyConnection, reason: str | None, now) -> list[dict]:
@@ -73,14 +95,9 @@ def open_holds(
 ) -> tuple[str, list[dict]]:
     """(source, holds): the exception queue, oldest first, from the live warehouse or the
     snapshot while a batch holds the lock. ``reason`` picks one hold reason."""
-    for path, source in ((warehouse, "warehouse"), (reporting, "reporting snapshot")):
-        if not path.exists():
-            continue
-        try:
-            with connect(path, read_only=True) as con:
-                return f"{source} {path}", _open_holds(con, reason, now)
-        except duckdb.IOException:
-            continue
-        except duckdb.CatalogException:
-            return f"{source} {path} (not validated yet)", []
-    return "none", []
+    return _live_or_snapshot(
+        warehouse,
+        reporting,
+        lambda con, source: (source, _open_holds(con, reason, now)),
+        lambda source: (source if source == "none" else f"{source} (not validated yet)", []),
+    )

@@ -22,18 +22,20 @@ import polars as pl
 
 from pipelines.lib.channels import UnreadableFile
 from pipelines.lib.intake import (
+    DUPLICATE_REASON,
     FileOutcome,
+    already_processed,
     archive_file,
+    file_layout,
     file_sha256,
     inbox_files,
-    other_stage_layout,
     record_file,
+    record_stored_path,
     reject_file,
 )
 from pipelines.lib.quality.prepare import VALIDATABLE
 from pipelines.lib.schema import (
     DECISION_ACTIONS,
-    FILES,
     HOLD_DECISIONS,
     HOLD_REASONS,
     ORDER_EVENTS,
@@ -387,13 +389,7 @@ def apply_decisions_file(
 
 def decision_files(inbox: Path) -> list[Path]:
     """Decisions files waiting in the inbox, oldest first."""
-    found = []
-    for path in inbox_files(inbox):
-        with path.open("rb") as fh:
-            head = fh.read(4096)
-        if other_stage_layout(head) == LAYOUT:
-            found.append(path)
-    return found
+    return [path for path in inbox_files(inbox) if file_layout(path) == LAYOUT]
 
 
 def apply_inbox_decisions(
@@ -414,13 +410,9 @@ def apply_inbox_decisions(
         file_id = file_sha256(path)
         size = path.stat().st_size
         outcome = FileOutcome(name=path.name, file_id=file_id, status="processed", format=LAYOUT)
-        if scalar(
-            con,
-            f"SELECT count(*) FROM {FILES.qualified} WHERE file_id = ? AND status = 'processed'",
-            [file_id],
-        ):
+        if already_processed(con, file_id):
             outcome.status = "duplicate"
-            outcome.reason = "identical content was already processed; nothing applied"
+            outcome.reason = DUPLICATE_REASON
         else:
             try:
                 frame = read_decisions(path)
@@ -454,10 +446,7 @@ def move_decision_files(
             stored = archive_file(path, archive_dir, outcome.file_id, now)
         outcome.stored_path = str(stored)
         with transaction(con):
-            con.execute(
-                f"UPDATE {FILES.qualified} SET stored_path = ? WHERE file_id = ? AND run_id = ?",
-                [outcome.stored_path, outcome.file_id, run_id],
-            )
+            record_stored_path(con, outcome, run_id)
 
 
 def reapply_corrections(con: duckdb.DuckDBPyConnection, run_id: str, now: datetime) -> int:
