@@ -43,6 +43,7 @@ from pipelines.lib.channels.common import (
     check_parsed,
     column_or_null,
     drop_blank_rows,
+    flag_vocabulary,
     half_up_division,
     has_content,
     header_fields,
@@ -98,6 +99,35 @@ PAYMENT_STATUSES: dict[str, str] = {
     "cancelled": "voided",
     "canceled": "voided",
 }
+
+#: ``order-status`` → ``fulfilled_by_channel``: has the whole order already left, so that we
+#: never ship it from our stock? ``Shipped`` is True, and so is ``InvoiceUnconfirmed``, which
+#: the Orders API ``OrderStatus`` defines as "all items in the order have been shipped" (the
+#: invoice is not yet confirmed). ``PartiallyShipped`` still has items to ship; Pending,
+#: Unshipped, Shipping, Canceled/Cancelled, unknown values and blank are False, as is every
+#: order of a layout without ``order-status`` (the Order and Unshipped reports list orders
+#: still to ship). FBA (``fulfillment-channel`` Amazon) orders follow the same rule (their
+#: lines already have ``requires_shipping = False``). The value is per order; where the layout
+#: has ``item-status`` (All Orders report) the items must agree with a shipped order: each is
+#: Shipped, Cancelled or blank, and not all are Cancelled. An order whose every item was
+#: cancelled shipped nothing (it is ``cancelled``; the amazon_3 sample is Shipped over its one
+#: Cancelled item), and an item still Unshipped or Pending means the channel does not say the
+#: whole order left.
+FULFILLED_ORDER_STATUSES: dict[str, bool] = {
+    "shipped": True,
+    "partiallyshipped": False,
+    "partially shipped": False,
+    "shipping": False,
+    "unshipped": False,
+    "pending": False,
+    "pendingavailability": False,
+    "invoiceunconfirmed": True,
+    "unfulfillable": False,
+    "cancelled": False,
+    "canceled": False,
+}
+_CANCELLED_ITEMS = ("cancelled", "canceled")
+_FULFILLED_ITEMS = ("shipped", *_CANCELLED_ITEMS)
 
 #: ``ship-service-level`` → service level. Values are Amazon's ShipServiceLevelCategory
 #: (Standard, Expedited, SecondDay, NextDay, SameDay, Priority, Scheduled, FreeEconomy) and
@@ -310,6 +340,9 @@ SOURCES = {
     "ship_country": ("ship-country",),
     "ship_by": ("promise-date",),
     "notes": ("delivery-instructions",),
+    # New Orders / Unshipped reports list open orders only: they cannot say an order the All
+    # Orders report saw shipped is unshipped again.
+    "fulfilled_by_channel": ("order-status",),
 }
 
 
@@ -362,12 +395,16 @@ def _batch(df: pl.DataFrame, order_id: str, quantity: str, source_file: str) -> 
         pl.concat_str([pl.lit(f"{CHANNEL}:"), pl.col("order_id")]).alias("order_key"),
     )
 
+    item_status = c("item-status").str.strip_chars().str.to_lowercase()
+    item_status = pl.when(item_status != "").then(item_status)  # blank: follows the order
     money_sum = lambda *cols: sum(pl.col(f"_{x}").fill_null(0) for x in cols).sum()  # noqa: E731
     sums = df.group_by(GROUP, maintain_order=True).agg(
         (c("item-status").str.to_lowercase() == _CANCELLED_ITEM)
         .fill_null(False)
         .all()
         .alias("items_cancelled"),
+        (item_status.is_null() | item_status.is_in(_FULFILLED_ITEMS)).all().alias("items_done"),
+        (~item_status.is_in(_CANCELLED_ITEMS)).fill_null(True).any().alias("items_kept"),
         pl.when(pl.col("line_total").null_count() == 0)
         .then(pl.col("line_total").sum())
         .alias("subtotal"),
@@ -420,6 +457,11 @@ def _batch(df: pl.DataFrame, order_id: str, quantity: str, source_file: str) -> 
             SHIP_SERVICE_LEVELS, default="standard"
         ),
     )
+    fulfilled = (
+        flag_vocabulary(pl.col("order-status"), FULFILLED_ORDER_STATUSES)
+        & pl.col("items_done")
+        & pl.col("items_kept")
+    )
     payment = pl.when(pl.col("order-status").is_not_null()).then(
         vocabulary(pl.col("order-status"), PAYMENT_STATUSES, "unknown")
     )
@@ -467,6 +509,7 @@ def _batch(df: pl.DataFrame, order_id: str, quantity: str, source_file: str) -> 
         level.alias("service_level"),
         "ship_by",
         pl.lit(False).alias("ship_complete"),
+        fulfilled.alias("fulfilled_by_channel"),
         pl.when(pl.col("status") == "cancelled").then(pl.col("last_updated")).alias("cancelled_at"),
         pl.col("delivery-instructions").alias("notes"),
         pl.lit(source_file).alias("source_file"),

@@ -444,6 +444,18 @@ def vocabulary(expr: pl.Expr, table: Mapping[str, str], default: str) -> pl.Expr
     )
 
 
+def flag_vocabulary(expr: pl.Expr, table: Mapping[str, bool], default: bool = False) -> pl.Expr:
+    """Map a channel's value through a documented yes/no table (keys are lower case); blank,
+    missing and unknown values are ``default``, so the result is never null."""
+    return (
+        expr.cast(pl.String)
+        .str.strip_chars()
+        .str.to_lowercase()
+        .replace_strict(dict(table), default=default, return_dtype=pl.Boolean)
+        .fill_null(default)
+    )
+
+
 def _keyword_pattern(words: Sequence[str]) -> str:
     return r"(?i)(?:^|[^0-9a-z])(?:" + "|".join(re.escape(w) for w in words) + r")(?:$|[^0-9a-z])"
 

@@ -10,6 +10,9 @@ line_discount; ``subtotal`` = Σ line totals; a blank ``order_total`` is compute
 shipping + tax − discount (blank amounts there count as 0). Times must carry an offset or
 ``Z``, as the template says: a bare local time is refused rather than guessed.
 
+The template has no status column: a direct order is never already fulfilled elsewhere, so
+``fulfilled_by_channel`` is always False (staff take the order; our warehouse ships it).
+
 ``source_row`` is the data record number (CSV, header not counted: an order gets its first
 row's) or the 1-based position of the order object (JSON).
 """
@@ -394,6 +397,7 @@ def _build(
         vocabulary(pl.col("service_level"), SERVICE_LEVELS, "standard").alias("service_level"),
         pl.col("_ship_by").alias("ship_by"),
         boolean(pl.col("ship_complete")).fill_null(False).alias("ship_complete"),
+        pl.lit(False).alias("fulfilled_by_channel"),
         pl.lit(None, pl.Datetime("us", "UTC")).alias("cancelled_at"),
         "notes",
         pl.lit(source_file).alias("source_file"),

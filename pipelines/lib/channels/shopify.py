@@ -39,6 +39,7 @@ from pipelines.lib.channels.common import (
     check_parsed,
     column_or_null,
     csv_header,
+    flag_vocabulary,
     header_fields,
     integer,
     iter_csv_frames,
@@ -75,6 +76,20 @@ PAYMENT_STATUSES: dict[str, str] = {
 #: ``received``.
 CANCELLED_WHEN = "Cancelled at"
 
+#: ``Fulfillment Status`` → ``fulfilled_by_channel``: was the whole order already fulfilled in
+#: Shopify (outside the platform)? The column is order-level, on the order's first row only
+#: (as ``Financial Status``). Values are Shopify's order fulfillment statuses (help.shopify.com
+#: "Order status" / Admin API ``fulfillment_status``); the samples show only unfulfilled. Only
+#: ``fulfilled`` (every item fulfilled) is True; ``partial`` still has items to ship, and
+#: ``unfulfilled``, ``restocked``, blank, unknown values and exports without the column are
+#: False.
+FULFILLMENT_STATUSES: dict[str, bool] = {
+    "fulfilled": True,
+    "partial": False,
+    "unfulfilled": False,
+    "restocked": False,
+}
+
 #: Service level comes from the free-text ``Shipping Method`` through the shared keyword
 #: table :data:`pipelines.lib.channels.common.SHIPPING_METHOD_KEYWORDS` (``Express`` →
 #: expedited, ``Overnight``/``Next Day`` → overnight, anything else → standard).
@@ -84,6 +99,7 @@ ORDER_COLUMNS = (
     "Name",
     "Email",
     "Financial Status",
+    "Fulfillment Status",
     "Accepts Marketing",
     "Currency",
     "Subtotal",
@@ -321,6 +337,9 @@ def _batch(rows: pl.DataFrame, path: Path, source_file: str) -> ParsedBatch:
         vocabulary(f("Financial Status"), PAYMENT_STATUSES, "unknown").alias("payment_status"),
         service_level_from_method(f("Shipping Method")).alias("service_level"),
         pl.lit(False).alias("ship_complete"),
+        flag_vocabulary(f("Fulfillment Status"), FULFILLMENT_STATUSES).alias(
+            "fulfilled_by_channel"
+        ),
         "cancelled_at",
         join_nonblank(f("Notes"), f("Note Attributes"), separator="\n").alias("notes"),
         pl.lit(source_file).alias("source_file"),

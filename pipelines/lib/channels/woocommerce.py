@@ -47,6 +47,7 @@ from pipelines.lib.channels.common import (
     GROUP,
     add_timestamp,
     check_parsed,
+    flag_vocabulary,
     half_up_division,
     head_text,
     integer,
@@ -95,6 +96,22 @@ PAYMENT_STATUSES: dict[str, str] = {
     "cancelled": "voided",
     "refunded": "refunded",
     "failed": "failed",
+}
+
+#: ``status`` → ``fulfilled_by_channel`` (same source). ``completed`` is WooCommerce's
+#: "order fulfilled and complete, requires no further action": the shop already shipped it,
+#: so we never ship it from our stock. Every other status (processing is paid and awaiting
+#: fulfilment), unknown values and blank are False.
+FULFILLED_STATUSES: dict[str, bool] = {
+    "completed": True,
+    "pending": False,
+    "checkout-draft": False,
+    "on-hold": False,
+    "processing": False,
+    "failed": False,
+    "cancelled": False,
+    "refunded": False,
+    "trash": False,
 }
 
 #: Service level comes from ``shipping_lines[].method_id`` and ``method_title`` (e.g.
@@ -470,6 +487,7 @@ def _batch(raw: pl.DataFrame, source_file: str) -> ParsedBatch:
         vocabulary(pl.col("status"), PAYMENT_STATUSES, "unknown").alias("payment_status"),
         service_level_from_method(methods.list.join(" | ")).alias("service_level"),
         pl.lit(False).alias("ship_complete"),
+        flag_vocabulary(pl.col("status"), FULFILLED_STATUSES).alias("fulfilled_by_channel"),
         pl.when(pl.col("_status") == "cancelled").then(pl.col("modified_at")).alias("cancelled_at"),
         _blank(pl.col("customer_note")).alias("notes"),
         pl.lit(source_file).alias("source_file"),

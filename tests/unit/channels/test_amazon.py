@@ -303,6 +303,103 @@ def test_cancelled_orders(tmp_path):
     assert lines_of(lines, "amazon:2")[0]["line_total"] is None
 
 
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("Shipped", True),  # every item has shipped
+        ("shipped", True),
+        ("InvoiceUnconfirmed", True),  # every item has shipped, invoice not yet confirmed
+        ("PartiallyShipped", False),  # some items still to ship
+        ("Unshipped", False),
+        ("Pending", False),
+        ("PendingAvailability", False),
+        ("Shipping", False),
+        ("Canceled", False),
+        ("Cancelled", False),
+        ("Unfulfillable", False),
+        ("", False),
+        ("SomethingNew", False),
+    ],
+)
+def test_order_status_says_whether_amazon_already_shipped_the_order(tmp_path, status, expected):
+    rows = [item("1", **{"order-status": status, "item-status": ""})]
+    orders, _ = parse(tmp_path, amazon_tsv(AMAZON_ALL_ORDERS_HEADER, rows))
+    assert orders["fulfilled_by_channel"].to_list() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("item_statuses", "expected"),
+    [
+        (["Shipped"], True),
+        (["Shipped", "Shipped"], True),
+        (["Shipped", "Cancelled"], True),  # what was not cancelled has shipped
+        (["Shipped", ""], True),  # a blank item-status follows the order
+        (["Shipped", " "], True),
+        (["Cancelled"], False),  # nothing shipped: the order is cancelled
+        (["Canceled", "Cancelled"], False),
+        (["Shipped", "Unshipped"], False),  # the items do not say the whole order left
+        (["Shipped", "Pending"], False),
+    ],
+)
+def test_item_statuses_must_agree_with_a_shipped_order(tmp_path, item_statuses, expected):
+    rows = [
+        item("1", **{"order-status": "Shipped", "item-status": status, "sku": f"S{n}"})
+        for n, status in enumerate(item_statuses)
+    ]
+    orders, lines = parse(tmp_path, amazon_tsv(AMAZON_ALL_ORDERS_HEADER, rows))
+    assert orders["fulfilled_by_channel"].to_list() == [expected]  # one value for the order
+    assert lines.height == len(item_statuses)
+
+
+def test_fba_orders_follow_the_same_order_status_rule(tmp_path):
+    rows = [
+        item("fba-shipped", **{"fulfillment-channel": "Amazon", "order-status": "Shipped"}),
+        item("fba-pending", **{"fulfillment-channel": "Amazon", "order-status": "Pending"}),
+        item("fba-shipping", **{"fulfillment-channel": "AFN", "order-status": "Shipping"}),
+        item("mfn-shipped", **{"fulfillment-channel": "Merchant", "order-status": "Shipped"}),
+        item("mfn-partial", **{"order-status": "PartiallyShipped"}),
+    ]
+    for row in rows:
+        row["item-status"] = ""
+    orders, lines = parse(tmp_path, amazon_tsv(AMAZON_ALL_ORDERS_HEADER, rows))
+    got = dict(zip(orders["external_order_id"], orders["fulfilled_by_channel"], strict=True))
+    assert got == {
+        "fba-shipped": True,
+        "fba-pending": False,
+        "fba-shipping": False,
+        "mfn-shipped": True,
+        "mfn-partial": False,
+    }
+    ships = dict(zip(lines["order_key"], lines["requires_shipping"], strict=True))
+    assert ships["amazon:fba-pending"] is False  # Amazon ships FBA lines whatever the status
+    assert ships["amazon:mfn-partial"] is True
+
+
+def test_all_orders_layout_without_item_status_follows_the_order_status(tmp_path):
+    header = [h for h in AMAZON_ALL_ORDERS_HEADER if h != "item-status"]
+    rows = [item("1", **{"order-status": "Shipped"}), item("2", **{"order-status": "Unshipped"})]
+    orders, _ = parse(tmp_path, amazon_tsv(header, rows))
+    assert orders["fulfilled_by_channel"].to_list() == [True, False]
+
+
+def test_layouts_without_order_status_are_not_fulfilled_by_amazon(tmp_path):
+    """The Order ("New Orders") and Unshipped reports list orders still to ship."""
+    row = {
+        "order-id": "123-1",
+        "order-item-id": "1",
+        "purchase-date": "2024-05-01T08:00:00Z",
+        "payments-date": "2024-05-01T08:05:00Z",
+        "sku": "A",
+        "quantity-purchased": "1",
+        "item-price": "5.00",
+    }
+    orders, _ = parse(tmp_path, amazon_tsv(AMAZON_ORDER_REPORT_HEADER, [row]))
+    assert orders["fulfilled_by_channel"].to_list() == [False]
+    unshipped_header = ["order-id", "order-item-id", "purchase-date", "sku", "quantity-purchased"]
+    orders, _ = parse(tmp_path, amazon_tsv(unshipped_header, [row]), name="unshipped.txt")
+    assert orders["fulfilled_by_channel"].to_list() == [False]
+
+
 def test_missing_currency_comes_from_the_marketplace(tmp_path):
     rows = [item("1", **{"currency": "", "item-price": "", "sales-channel": "Amazon.co.uk"})]
     orders, _ = parse(tmp_path, amazon_tsv(AMAZON_ALL_ORDERS_HEADER, rows))

@@ -10,6 +10,7 @@ import pytest
 
 from pipelines.lib.channels.common import (
     add_timestamp,
+    flag_vocabulary,
     half_up_division,
     money,
     service_level_from_method,
@@ -104,3 +105,12 @@ def test_division_rounds_half_away_from_zero_to_the_cent():
 def test_shipping_method_keywords(method, level):
     df = pl.DataFrame({"m": [method]}, schema={"m": pl.String})
     assert df.select(service_level_from_method(pl.col("m"))).item() == level
+
+
+def test_flag_vocabulary_is_never_null():
+    table = {"fulfilled": True, "partial": False}
+    df = pl.DataFrame({"v": ["fulfilled", " Fulfilled ", "partial", "", None, "other"]})
+    got = df.select(flag_vocabulary(pl.col("v"), table))["v"].to_list()
+    assert got == [True, True, False, False, False, False]
+    missing = pl.DataFrame({"x": [1]}).select(flag_vocabulary(pl.lit(None, pl.String), table))
+    assert missing.to_series().to_list() == [False]

@@ -266,6 +266,22 @@ def test_json_shapes(tmp_path, document):
     ]
 
 
+def test_direct_orders_are_never_fulfilled_by_the_channel(tmp_path):
+    """The template has no status column: we ship every phone/email order. A stray status
+    column someone adds is not part of the template and is ignored."""
+    rows = [
+        {**P1001, "status": "shipped", **line(1, "SKU-1", 1, "1.00")},
+        {"order_id": "E-7", "channel": "email", "ordered_at": "2026-11-21T09:00:00Z"}
+        | line(1, "SKU-2", 1, "2.00"),
+    ]
+    header = [*template_header(), "status"]
+    orders, _ = read_all(CSV, write(tmp_path, "orders.csv", direct_csv(rows, header=header)))
+    assert orders["fulfilled_by_channel"].to_list() == [False, False]
+    document = {"orders": [{**JSON_ORDER, "status": "shipped", "fulfilled_by_channel": True}]}
+    orders, _ = read_all(JSON, write(tmp_path, "orders.json", json.dumps(document)))
+    assert orders["fulfilled_by_channel"].to_list() == [False]
+
+
 def test_json_orders_are_numbered_by_position(tmp_path):
     second = {**JSON_ORDER, "order_id": "P-1002", "channel": "email"}
     path = write(tmp_path, "o.json", json.dumps({"orders": [JSON_ORDER, second]}))

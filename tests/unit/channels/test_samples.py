@@ -131,6 +131,8 @@ def test_sample_counts_and_canonical_shape(samples_dir: Path, name: str) -> None
     assert set(orders["status"]) <= {"received", "cancelled"}
     assert set(orders["service_level"]) <= set(SERVICE_LEVELS)
     assert set(orders["payment_status"]) <= set(PAYMENT_STATUSES)
+    assert orders["fulfilled_by_channel"].dtype == pl.Boolean
+    assert orders["fulfilled_by_channel"].null_count() == 0
     assert (orders["source_file"] == name).all()
     assert orders["source_row"].min() >= 1
     assert orders["subtotal"].dtype == pl.Decimal(18, 2)
@@ -363,3 +365,109 @@ def test_amazon_sample_values(samples_dir: Path) -> None:
     assert (o["currency"], o["service_level"]) == ("EUR", "expedited")  # SecondDay
     assert o["status"] == "cancelled"  # its only item is Cancelled
     assert o["cancelled_at"] == _utc(2017, 6, 18, 22, 7, 59)
+
+
+# --- fulfilled by the channel -----------------------------------------------------------------
+
+#: Orders each sample says the channel already fulfilled; every other order of the file is not.
+FULFILLED_BY_CHANNEL: dict[str, set[str]] = {
+    # Shopify: every sample order is "unfulfilled" (shopify_2 has no Fulfillment Status).
+    "shopify_1.csv": set(),
+    "shopify_2.csv": set(),
+    "shopify_3.csv": set(),
+    "shopify_4.csv": set(),
+    # WooCommerce: only the "completed" orders.
+    "woocommerce_1.jsonl": set(),  # #45 pending
+    "woocommerce_2.json": {"woocommerce:15"},
+    "woocommerce_3.json": set(),  # #727 processing
+    "woocommerce_4.json": set(),  # #727 processing
+    "woocommerce_5.json": {"woocommerce:723"},  # #727 beside it is processing
+    # Amazon: the Order Report (amazon_1) has no order-status; amazon_2's 13 FBA orders are
+    # all Shipped with Shipped items; amazon_3 says Shipped over its one Cancelled item.
+    "amazon_1.txt": set(),
+    "amazon_2.txt": {
+        "amazon:114-4892924-3377867",
+        "amazon:113-9925451-0581038",
+        "amazon:111-3357289-8092261",
+        "amazon:112-4197184-1505047",
+        "amazon:112-6474735-6981805",
+        "amazon:114-1842682-5713050",
+        "amazon:111-7668629-1498608",
+        "amazon:114-3698762-8109021",
+        "amazon:111-4219154-4775464",
+        "amazon:114-0514444-5702662",
+        "amazon:111-1357150-2051438",
+        "amazon:114-9172604-4691450",
+        "amazon:113-6888348-8537012",
+    },
+    "amazon_3.txt": set(),
+}
+
+
+def _fulfilled_per_file(path: Path) -> set[str]:
+    """The orders the file itself says were fulfilled, read independently of the adapters."""
+    if path.name.startswith("shopify"):
+        _, rows = _shopify_rows(path)
+        first_rows: dict[str, dict] = {}
+        for row in rows:
+            first_rows.setdefault(row["Name"], row)
+        return {
+            f"shopify:{row.get('Id') or name.lstrip('#')}"
+            for name, row in first_rows.items()
+            if (row.get("Fulfillment Status") or "").strip().lower() == "fulfilled"
+        }
+    if path.name.startswith("woocommerce"):
+        return {f"woocommerce:{o['id']}" for o in _woo_orders(path) if o["status"] == "completed"}
+    items: dict[str, list[dict]] = {}
+    for row in _amazon_rows(path):
+        items.setdefault(row.get("amazon-order-id") or row.get("order-id"), []).append(row)
+    return {
+        f"amazon:{oid}"
+        for oid, rows in items.items()
+        if rows[0].get("order-status") == "Shipped"
+        and all(r.get("item-status") in ("Shipped", "Cancelled", "") for r in rows)
+        and any(r.get("item-status") != "Cancelled" for r in rows)
+    }
+
+
+def test_fulfilled_by_channel_table_covers_every_order_sample() -> None:
+    assert set(FULFILLED_BY_CHANNEL) == set(ORDER_SAMPLES)
+
+
+@pytest.mark.parametrize("name", sorted(ORDER_SAMPLES))
+def test_sample_orders_fulfilled_by_the_channel(samples_dir: Path, name: str) -> None:
+    path = samples_dir / name
+    _, orders, _ = read_detected(path)
+    fulfilled = set(orders.filter(pl.col("fulfilled_by_channel"))["order_key"])
+    assert fulfilled == FULFILLED_BY_CHANNEL[name] == _fulfilled_per_file(path)
+
+
+def test_sample_fulfilled_orders_read_by_hand(samples_dir: Path) -> None:
+    _, orders, _ = read_detected(samples_dir / "woocommerce_2.json")
+    o = order(orders, "woocommerce:15")
+    assert (o["channel_status"], o["status"], o["fulfilled_by_channel"]) == (
+        "completed",
+        "received",
+        True,
+    )
+
+    _, orders, _ = read_detected(samples_dir / "woocommerce_5.json")
+    assert order(orders, "woocommerce:723")["fulfilled_by_channel"] is True  # completed
+    assert order(orders, "woocommerce:727")["fulfilled_by_channel"] is False  # processing
+
+    _, orders, lines = read_detected(samples_dir / "amazon_2.txt")
+    o = order(orders, "amazon:112-4197184-1505047")  # FBA, Shipped, its item Shipped
+    assert (o["channel_status"], o["fulfilled_by_channel"]) == ("Shipped", True)
+    assert [ln["requires_shipping"] for ln in lines_of(lines, o["order_key"])] == [False]
+
+    _, orders, _ = read_detected(samples_dir / "amazon_3.txt")
+    o = orders.row(0, named=True)  # order-status Shipped, its only item Cancelled
+    assert (o["channel_status"], o["status"], o["fulfilled_by_channel"]) == (
+        "Shipped",
+        "cancelled",
+        False,
+    )
+
+    _, orders, _ = read_detected(samples_dir / "shopify_1.csv")
+    o = order(orders, "shopify:6798481490219")  # #1050: unfulfilled on its first row only
+    assert o["fulfilled_by_channel"] is False

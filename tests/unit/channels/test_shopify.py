@@ -239,6 +239,50 @@ def test_cancelled_order_and_payment_vocabulary(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("fulfillment", "expected"),
+    [
+        ("fulfilled", True),
+        ("Fulfilled ", True),
+        ("partial", False),  # some items still to ship
+        ("unfulfilled", False),
+        ("restocked", False),
+        ("", False),
+        ("some_new_status", False),
+    ],
+)
+def test_fulfillment_status_says_whether_shopify_already_fulfilled_the_order(
+    tmp_path, fulfillment, expected
+):
+    orders, _ = parse(
+        tmp_path, shopify_csv([first_row("#1", **{"Fulfillment Status": fulfillment})])
+    )
+    assert orders["fulfilled_by_channel"].to_list() == [expected]
+
+
+def test_fulfillment_status_is_read_from_the_order_first_row(tmp_path):
+    """Shopify writes order-level columns on an order's first row only: the later rows' blank
+    cells (or a stray value there) say nothing about the order."""
+    rows = [
+        first_row("#1", Id="1", **{"Fulfillment Status": "fulfilled"}),
+        next_row("#1"),
+        next_row("#1", **{"Lineitem sku": "FORK"}),
+        first_row("#2", Id="2", **{"Fulfillment Status": "unfulfilled"}),
+        next_row("#2", **{"Fulfillment Status": "fulfilled"}),
+        first_row("#3", Id="3", **{"Fulfillment Status": "fulfilled"}),
+    ]
+    orders, lines = parse(tmp_path, shopify_csv(rows))
+    got = dict(zip(orders["order_number"], orders["fulfilled_by_channel"], strict=True))
+    assert got == {"#1": True, "#2": False, "#3": True}
+    assert lines.height == 6
+
+
+def test_export_without_a_fulfillment_status_column_says_not_fulfilled(tmp_path):
+    header = [h for h in SHOPIFY_HEADER if h != "Fulfillment Status"]
+    orders, _ = parse(tmp_path, shopify_csv([first_row("#1")], header=header))
+    assert orders["fulfilled_by_channel"].to_list() == [False]
+
+
+@pytest.mark.parametrize(
     ("method", "level"),
     [
         ("UPS Next Day Air", "overnight"),
@@ -281,7 +325,15 @@ def test_billing_address_is_used_when_no_shipping_address_was_given(tmp_path):
 def test_large_file_is_read_in_several_batches_without_splitting_orders(tmp_path, monkeypatch):
     rows = []
     for n in range(1, 41):
-        rows.append(first_row(f"#{n}", Id=str(n), Notes="two\nlines" if n % 3 == 0 else ""))
+        done = "fulfilled" if n % 5 == 0 else "unfulfilled"
+        rows.append(
+            first_row(
+                f"#{n}",
+                Id=str(n),
+                Notes="two\nlines" if n % 3 == 0 else "",
+                **{"Fulfillment Status": done},
+            )
+        )
         rows += [next_row(f"#{n}", **{"Lineitem sku": f"S{n}-{k}"}) for k in range(n % 4)]
     path = write(tmp_path, "big.csv", shopify_csv(rows))
     whole_orders, whole_lines = read_all(ADAPTER, path)
@@ -295,6 +347,8 @@ def test_large_file_is_read_in_several_batches_without_splitting_orders(tmp_path
         assert set(batch.lines["order_key"]) == set(batch.orders["order_key"])
     chunked_orders = pl.concat([b.orders for b in batches])
     chunked_lines = pl.concat([b.lines for b in batches])
+    fulfilled = chunked_orders.filter(pl.col("fulfilled_by_channel"))["order_number"]
+    assert fulfilled.to_list() == [f"#{n}" for n in range(5, 41, 5)]
     assert chunked_orders.equals(whole_orders)
     assert chunked_lines.equals(whole_lines)
 

@@ -253,6 +253,29 @@ def test_status_vocabulary(tmp_path, status, canonical, payment, cancelled):
 
 
 @pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("completed", True),  # fulfilled and complete: the shop already shipped it
+        ("Completed", True),
+        ("processing", False),  # paid, awaiting fulfilment
+        ("pending", False),
+        ("on-hold", False),
+        ("checkout-draft", False),
+        ("failed", False),
+        ("cancelled", False),
+        ("refunded", False),
+        ("trash", False),
+        ("wc-custom-status", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_completed_orders_are_fulfilled_by_the_channel(tmp_path, status, expected):
+    orders, _ = parse(tmp_path, make(status=status))
+    assert order(orders, "woocommerce:727")["fulfilled_by_channel"] is expected
+
+
+@pytest.mark.parametrize(
     ("lines", "level"),
     [
         ([{"method_id": "flat_rate", "method_title": "Flat Rate"}], "standard"),
