@@ -7,6 +7,7 @@ import io
 import json
 import re
 from collections import Counter, defaultdict
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -209,6 +210,8 @@ def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path):
     first, second, other = _contents(a), _contents(b), _contents(c)
     assert first == second
     assert len(first) > 10
+    inventory = {re.sub(r"_\d{8}\.csv$", "", n) for n in first if n.startswith("inventory_")}
+    assert inventory == {f"inventory_{kind}" for kind in INVENTORY_FILES}
     shared = set(first) & set(other)
     assert not any(first[name] == other[name] for name in shared - {MANIFEST_NAME})
 
@@ -250,7 +253,7 @@ def test_files_and_manifest(run):
     on_disk = {p.name for p in out.iterdir()}
     assert set(summary.files) == on_disk
     listed = {f["name"] for f in manifest["files"]} | {
-        manifest["inventory_snapshot"]["name"],
+        *(manifest[f"inventory_{kind}"]["name"] for kind in INVENTORY_FILES),
         MANIFEST_NAME,
     }
     assert listed == on_disk
@@ -659,11 +662,163 @@ def test_inventory_snapshot_covers_the_reference_and_part_of_demand(run):
         o = appearances[0]
         for sku, q in zip(o["skus"], o["qty"], strict=True):
             demand[sku] += q
+    with open(REFERENCE / "stock_policy.csv", newline="", encoding="utf-8") as f:
+        safety = {(r["warehouse_id"], r["sku"]): int(r["safety_stock"]) for r in csv.DictReader(f)}
+    # What allocation may promise is on hand less the safety stock each pair holds back.
     stock: Counter = Counter()
     for r in rows:
-        stock[r["sku"]] += int(r["on_hand"])
+        stock[r["sku"]] += int(r["on_hand"]) - safety[(r["warehouse_id"], r["sku"])] * (
+            r["sku"] in demand
+        )
+    assert all(int(r["on_hand"]) >= safety[(r["warehouse_id"], r["sku"])] for r in rows), (
+        "every pair holds at least its safety stock"
+    )
     ordered = [s for s in demand if s in stock]
     coverage = sum(stock[s] for s in ordered) / sum(demand[s] for s in ordered)
     assert 0.6 <= coverage <= 0.8
     assert any(stock[s] == 0 for s in ordered), "some ordered SKUs are out of stock"
     assert any(stock[s] >= demand[s] for s in ordered), "some are fully covered"
+
+
+# --- inventory movements ----------------------------------------------------------------------
+
+#: manifest key inventory_{kind} -> the file's exact header
+INVENTORY_FILES = {
+    "snapshot": ["warehouse_id", "sku", "on_hand", "counted_at", "kind"],
+    "receipts": ["warehouse_id", "sku", "quantity", "received_at", "reference", "note"],
+    "adjustments": ["warehouse_id", "sku", "quantity", "adjusted_at", "reference", "note"],
+    "count": ["warehouse_id", "sku", "on_hand", "counted_at", "kind", "reference", "note"],
+}
+#: the timestamp column of each file
+INVENTORY_AT = {
+    "snapshot": "counted_at",
+    "receipts": "received_at",
+    "adjustments": "adjusted_at",
+    "count": "counted_at",
+}
+
+
+def _utc(stamp: str) -> datetime:
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp), stamp
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def inventory_rows(out: Path, manifest: dict, kind: str) -> list[dict]:
+    """Rows of one inventory file, its header and encoding checked; numbers as int, times as
+    datetimes (``at``)."""
+    raw = (out / manifest[f"inventory_{kind}"]["name"]).read_bytes()
+    assert not raw.startswith(b"\xef\xbb\xbf") and b"\r" not in raw and raw.endswith(b"\n")
+    text = raw.decode("utf-8")
+    assert next(csv.reader(io.StringIO(text))) == INVENTORY_FILES[kind]
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    for r in rows:
+        r["at"] = _utc(r[INVENTORY_AT[kind]])
+        for col in ("on_hand", "quantity"):
+            if col in r:
+                assert re.fullmatch(r"-?\d+", r[col]), r
+                r[col] = int(r[col])
+    return rows
+
+
+def _book(
+    snapshot: list[dict], *movements: list[dict]
+) -> tuple[dict[tuple[str, str], int], list[tuple[datetime, tuple[str, str], int]]]:
+    """The snapshot's on_hand per pair and every movement (at, pair, quantity) in time order."""
+    opening = {(r["warehouse_id"], r["sku"]): r["on_hand"] for r in snapshot}
+    moves = sorted(
+        (r["at"], (r["warehouse_id"], r["sku"]), r["quantity"]) for rows in movements for r in rows
+    )
+    return opening, moves
+
+
+def _book_as_of(opening: dict, moves: list, pair: tuple[str, str], at: datetime) -> int:
+    return opening[pair] + sum(q for t, p, q in moves if p == pair and t <= at)
+
+
+def _known_pairs() -> set[tuple[str, str]]:
+    with open(REFERENCE / "product_locations.csv", newline="", encoding="utf-8") as f:
+        return {(r["warehouse_id"], r["sku"]) for r in csv.DictReader(f)}
+
+
+def _inventory_holds(out: Path, manifest: dict) -> None:
+    kinds = {kind: inventory_rows(out, manifest, kind) for kind in INVENTORY_FILES}
+    snapshot, receipts = kinds["snapshot"], kinds["receipts"]
+    adjustments, counts = kinds["adjustments"], kinds["count"]
+    window_end = _utc(manifest["window"]["end"])
+    (opened,) = {r["at"] for r in snapshot}
+    pairs = _known_pairs()
+
+    # File names carry the date of their last event; the manifest describes each file.
+    for kind, rows in kinds.items():
+        entry = manifest[f"inventory_{kind}"]
+        assert entry["name"] == f"inventory_{kind}_{max(r['at'] for r in rows):%Y%m%d}.csv"
+        assert entry["rows"] == len(rows) > 0, kind
+        assert {(r["warehouse_id"], r["sku"]) for r in rows} <= pairs, kind
+        assert all(opened <= r["at"] <= window_end for r in rows), kind
+    assert {r["kind"] for r in snapshot} == {"snapshot"}
+    assert {r["kind"] for r in counts} == {"count"}
+
+    # Receipts: positive quantities after the snapshot, on purchase orders of several lines.
+    r_entry = manifest["inventory_receipts"]
+    assert all(r["quantity"] > 0 and r["at"] > opened for r in receipts)
+    assert r_entry["units"] == sum(r["quantity"] for r in receipts)
+    assert all(re.fullmatch(r"PO-\d{6}", r["reference"]) for r in receipts)
+    per_po = Counter(r["reference"] for r in receipts)
+    assert r_entry["purchase_orders"] == len(per_po) and max(per_po.values()) > 1
+    for po in per_po:  # one delivery: one warehouse, one time
+        assert len({(r["warehouse_id"], r["at"]) for r in receipts if r["reference"] == po}) == 1
+    assert len({r["warehouse_id"] for r in receipts}) >= 2
+    with open(REFERENCE / "stock_policy.csv", newline="", encoding="utf-8") as f:
+        safety = {(r["warehouse_id"], r["sku"]): int(r["safety_stock"]) for r in csv.DictReader(f)}
+    promisable = Counter()  # on hand beyond the safety stock
+    for r in snapshot:
+        promisable[r["sku"]] += r["on_hand"] - safety[(r["warehouse_id"], r["sku"])]
+    assert any(promisable[r["sku"]] == 0 for r in receipts), "out-of-stock SKUs are topped up"
+    shortfall = r_entry["shortfall_receipt_units"] / r_entry["shortfall_units"]
+    assert 0.08 <= shortfall <= 0.3, shortfall
+    assert 0 < r_entry["units"] - r_entry["shortfall_receipt_units"] < r_entry["units"] / 2
+
+    # Adjustments: non-zero, before the counts, mostly damage, never below the book stock.
+    a_entry = manifest["inventory_adjustments"]
+    first_count = min(r["at"] for r in counts)
+    assert all(r["quantity"] != 0 and opened < r["at"] < first_count for r in adjustments)
+    assert all(r["note"] and re.fullmatch(r"ADJ-\d{6}", r["reference"]) for r in adjustments)
+    assert a_entry["units"] == sum(r["quantity"] for r in adjustments)
+    assert a_entry["units_out"] == -sum(r["quantity"] for r in adjustments if r["quantity"] < 0)
+    assert sum(r["quantity"] < 0 for r in adjustments) > len(adjustments) / 2
+    assert 1 <= len(adjustments) <= max(1, 0.02 * len(snapshot))
+    opening, moves = _book(snapshot, receipts, adjustments)
+    for t, pair, _ in moves:
+        assert _book_as_of(opening, moves, pair, t) >= 0, (pair, t)
+
+    # Cycle counts: after the receipts, never negative, off the book by the expected amount.
+    c_entry = manifest["inventory_count"]
+    assert first_count > max(r["at"] for r in receipts)
+    assert 0.03 <= len(counts) / len(snapshot) <= 0.07
+    assert len({(r["warehouse_id"], r["sku"]) for r in counts}) == len(counts)
+    differences = []
+    for r in counts:
+        assert r["on_hand"] >= 0
+        book = _book_as_of(opening, moves, (r["warehouse_id"], r["sku"]), r["at"])
+        differences.append(r["on_hand"] - book)
+        assert -3 <= r["on_hand"] - book <= 2
+        assert bool(r["note"]) == (r["on_hand"] != book)
+    assert sum(differences) == c_entry["expected_difference"]
+    assert c_entry["units"] == sum(r["on_hand"] for r in counts)
+    assert c_entry["book_units"] == c_entry["units"] - c_entry["expected_difference"]
+    assert c_entry["rows_with_difference"] == sum(d != 0 for d in differences)
+    assert 0.5 <= differences.count(0) / len(differences) < 1
+    assert any(d < 0 for d in differences)
+
+
+def test_inventory_receipts_adjustments_and_counts_reconcile(run):
+    _, out, manifest = run
+    _inventory_holds(out, manifest)
+
+
+def test_inventory_movements_reconcile_at_a_larger_size(split_run):
+    out, manifest = split_run
+    _inventory_holds(out, manifest)
+    counts = inventory_rows(out, manifest, "count")
+    assert manifest["inventory_count"]["expected_difference"] < 0, "shrink outweighs finds"
+    assert sum(r["on_hand"] > 0 for r in counts) > len(counts) / 2

@@ -2,7 +2,8 @@
 
 ``generate(out_dir, orders=300, reference_dir=...)`` writes Shopify CSV, WooCommerce JSON and
 JSON Lines, Amazon flat files (All Orders and New Orders layouts), direct-order CSV and JSON,
-an inventory snapshot and ``_generator_manifest.json``. Pure numpy/Polars; no Dagster.
+inventory files (an opening snapshot, purchase receipts, stock adjustments and cycle counts)
+and ``_generator_manifest.json``. Pure numpy/Polars; no Dagster.
 """
 
 from pipelines.lib.generator.generate import MANIFEST_NAME, GenerateSummary, generate

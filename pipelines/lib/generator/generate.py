@@ -1,4 +1,4 @@
-"""``generate``: write a folder of channel exports, an inventory snapshot and the ground truth."""
+"""``generate``: write a folder of channel exports, inventory files and the ground truth."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import polars as pl
 
 from pipelines.lib.generator.amazon import write_amazon
 from pipelines.lib.generator.direct import write_direct
-from pipelines.lib.generator.inventory import write_inventory_snapshot
+from pipelines.lib.generator.inventory import write_inventory_movements, write_inventory_snapshot
 from pipelines.lib.generator.layout import WrittenFile
 from pipelines.lib.generator.reference import load_reference
 from pipelines.lib.generator.shopify import write_shopify
@@ -84,7 +84,8 @@ def generate(
         ref, orders=orders, lines=lines, seed=seed, days=days, defect_rate=defect_rate, end=end
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence([seed, 1]).spawn(4)]
+    # One stream per writer; a new writer takes the next child so the others stay unchanged.
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence([seed, 1]).spawn(5)]
     written: list[WrittenFile] = [
         *write_shopify(sim, out_dir, rngs[0]),
         *write_woocommerce(sim, out_dir, rngs[1]),
@@ -92,6 +93,8 @@ def generate(
         *write_direct(sim, out_dir),
     ]
     snapshot = write_inventory_snapshot(sim, ref, out_dir, rngs[3])
+    movements = write_inventory_movements(sim, snapshot, out_dir, rngs[4])
+    receipts, adjustments, counts = movements.receipts, movements.adjustments, movements.counts
 
     by_channel = (
         sim.orders.group_by("channel")
@@ -137,6 +140,33 @@ def generate(
             "demand_units": snapshot.demand_units,
             "coverage": snapshot.coverage,
         },
+        "inventory_receipts": {
+            "name": receipts.name,
+            "rows": receipts.rows,
+            "units": receipts.units,
+            "purchase_orders": receipts.purchase_orders,
+            "first_received_at": receipts.first_received_at,
+            "last_received_at": receipts.last_received_at,
+            "shortfall_units": receipts.shortfall_units,
+            "shortfall_receipt_units": receipts.shortfall_receipt_units,
+        },
+        "inventory_adjustments": {
+            "name": adjustments.name,
+            "rows": adjustments.rows,
+            "units": adjustments.units,
+            "units_out": adjustments.units_out,
+            "units_in": adjustments.units_in,
+        },
+        "inventory_count": {
+            "name": counts.name,
+            "rows": counts.rows,
+            "units": counts.units,
+            "book_units": counts.book_units,
+            "expected_difference": counts.expected_difference,
+            "rows_with_difference": counts.rows_with_difference,
+            "first_counted_at": counts.first_counted_at,
+            "last_counted_at": counts.last_counted_at,
+        },
         "defects": {kind: sim.defects[kind] for kind in DEFECT_KINDS},
         "cancelled": sim.orders.filter(pl.col("cancelled"))["order_key"].to_list(),
     }
@@ -145,7 +175,7 @@ def generate(
     )
     return GenerateSummary(
         out_dir=out_dir,
-        files=(*(f.name for f in written), snapshot.name, MANIFEST_NAME),
+        files=(*(f.name for f in written), snapshot.name, *movements.names, MANIFEST_NAME),
         orders=sim.orders.height,
         lines=sim.lines.height,
         defects={kind: len(sim.defects[kind]) for kind in DEFECT_KINDS},

@@ -22,6 +22,8 @@ class Reference:
     locations: pl.DataFrame
     #: currency -> (date, rate_to_usd) rows
     fx_rates: pl.DataFrame
+    #: warehouse_id, sku, safety_stock, reorder_point, max_level (stock_policy.csv)
+    policy: pl.DataFrame
 
     def usd_to(self, currency: str, on: dt.date) -> float:
         """Units of ``currency`` per USD on ``on`` (latest rate on or before it)."""
@@ -55,7 +57,10 @@ def load_reference(reference_dir: Path) -> Reference:
     )
     locations = pl.read_csv(reference_dir / "product_locations.csv").select("warehouse_id", "sku")
     fx = pl.read_csv(reference_dir / "fx_rates.csv", try_parse_dates=True)
-    return Reference(products=products, locations=locations, fx_rates=fx)
+    policy = pl.read_csv(reference_dir / "stock_policy.csv").select(
+        "warehouse_id", "sku", "safety_stock", "reorder_point", "max_level"
+    )
+    return Reference(products=products, locations=locations, fx_rates=fx, policy=policy)
 
 
 @dataclass(frozen=True)
