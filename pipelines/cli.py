@@ -63,9 +63,16 @@ def generate(
 
 
 def _inbox_is_empty() -> bool:
+    """True for a platform with nothing to do and nothing ever received: an empty inbox
+    and no file in the warehouse's registry (a later `make run` adds no demo data again)."""
     from pipelines.lib.intake import inbox_files
+    from pipelines.lib.status import order_status_counts
 
-    return not inbox_files(get_settings().inbox)
+    settings = get_settings()
+    if inbox_files(settings.inbox):
+        return False
+    counts = order_status_counts(settings.warehouse_path, settings.reporting_path)
+    return not counts["files"]
 
 
 def _execute_order_batch() -> tuple[bool, str, list[tuple[str, str, float]], dict[str, dict]]:
@@ -178,6 +185,14 @@ def run(
                 f"  [bold]{asset}[/]: " + ", ".join(f"{k}={v}" for k, v in meta.items()),
                 soft_wrap=True,
             )
+    backorders = materialized.get("backorders", {})
+    if backorders.get("open"):
+        console.print(
+            f"open backorders: {backorders['open']:,} lines; reorder report: "
+            f"{settings.outbox / 'inventory'}",
+            soft_wrap=True,
+            highlight=False,
+        )
     holds = materialized.get("order_holds", {})
     if holds.get("open_holds"):
         console.print(
@@ -217,6 +232,21 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     console.print(f"total orders: {counts['orders']:,}; lines: {counts['lines']:,}")
     console.print(f"read from: {counts['source']}")
     console.print("files: " + ", ".join(f"{k} {v}" for k, v in counts["files"].items()))
+    stock = counts["inventory"]
+    if stock:
+        console.print(
+            f"stock: on hand {stock['units_on_hand']:,}, committed {stock['units_committed']:,}, "
+            f"ATP {stock['units_atp']:,}; backorders: {stock['open_backorders']:,} lines, "
+            f"{stock['units_backordered']:,} units"
+            + (
+                f" (first promise {stock['next_promised_date']})"
+                if stock["next_promised_date"]
+                else ""
+            )
+            + f"; SKUs to reorder: {stock['skus_to_reorder']:,}",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 @app.command()

@@ -3,7 +3,7 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from pipelines.defs import analytics, automation, intake, quality
+from pipelines.defs import analytics, automation, intake, inventory, quality
 from pipelines.defs.resources import folders_resource, warehouse_resource
 from pipelines.project import get_settings
 
@@ -14,6 +14,8 @@ def build_definitions() -> dg.Definitions:
         assets=[
             intake.intake,
             quality.validation,
+            inventory.inventory_movements,
+            inventory.allocation,
             analytics.dbt_models,
             analytics.reporting_snapshot,
         ],

@@ -4,10 +4,10 @@ import dagster as dg
 
 order_batch = dg.define_asset_job(
     "order_batch",
-    selection=dg.AssetSelection.groups("intake", "quality", "analytics"),
+    selection=dg.AssetSelection.groups("intake", "quality", "inventory", "allocation", "analytics"),
     description=(
         "The whole batch: inbox → canonical orders → validation (ready / on_hold) → "
-        "analytics → reporting snapshot."
+        "stock ledger → allocation (commit / backorder) → analytics → reporting snapshot."
     ),
     tags={"oms/writer": "true"},
 )

@@ -39,6 +39,13 @@ Edge cases (the test oracle, ``tests/unit/allocation/oracle.py``, follows the sa
   warehouse ends up giving it part of its units (max_splits = 1, or the only one with stock).
 - Units allocated are committed within the run: later orders see the reduced ATP
   (:attr:`Allocation.stock_after` is what is left).
+- Re-brokering (an extension the batch needs; absent, the rules are exactly DESIGN's): an
+  optional LINES column ``used_warehouses`` (a list of warehouse ids, read from the order's
+  first line) names the warehouses the order already ships from. They count towards
+  ``max_splits``: the order may take stock from them at any time, and from new warehouses
+  only while the number of distinct warehouses stays within ``max_splits`` (in step 2 as in
+  step 3), so an order never ships from more than ``max_splits`` warehouses in all. An
+  unknown warehouse id in it is an error.
 
 How it runs: the set work is columnar — lines sorted by (order_key, line_no) in Polars,
 priority by a stable ``numpy.lexsort``, SKUs as integer codes, ATP as a SKU × warehouse
@@ -63,6 +70,8 @@ RULES = ("single", "split")
 EARTH_RADIUS_KM = 6371.0
 DEFAULT_MAX_SPLITS = 3
 
+#: Optional LINES column: the warehouses the order already ships from (see the docstring).
+USED_WAREHOUSES = "used_warehouses"
 LINE_COLUMNS = (
     "order_key",
     "line_no",
@@ -135,9 +144,11 @@ def allocate(
     wh_ids, wh_lat, wh_lon = _prepare_warehouses(warehouses)
     stock_rows, skus, atp = _prepare_stock(stock, wh_ids)
     table, line_start, order_frame = _prepare_lines(lines, skus)
+    prior = _prior_warehouses(order_frame, wh_ids)
 
     n_lines, n_orders = table.height, len(line_start) - 1
-    slots = max(1, min(max_splits, len(wh_ids)))
+    # Slots per line: the warehouses a line may take stock from in this run.
+    slots = max(1, len(wh_ids) if prior.any() else min(max_splits, len(wh_ids)))
     if n_lines:
         priority = _priority(order_frame)
         slot_wh, slot_qty, left, outcome = _walk_orders(
@@ -151,6 +162,7 @@ def allocate(
             wh_lat,
             wh_lon,
             atp,
+            prior,
             int(max_splits),
             slots,
             int(np.diff(line_start).max()),
@@ -318,6 +330,8 @@ def _prepare_lines(
         if table[column].null_count():
             raise ValueError(f"LINES has a row without {column}")
     order_columns = [c for c in LINE_COLUMNS if c not in table.columns]
+    if USED_WAREHOUSES in lines.columns:
+        order_columns.append(USED_WAREHOUSES)
     table = (
         pl.concat([table, lines.select(order_columns)], how="horizontal")
         .sort("order_key", "line_no")
@@ -344,6 +358,29 @@ def _prepare_lines(
         pl.col("ship_lon").cast(pl.Float64),
     )
     return table.drop(order_columns), line_start, order_frame
+
+
+def _prior_warehouses(order_frame: pl.DataFrame, wh_ids: list[str]) -> np.ndarray:
+    """orders x warehouses: True where the order already ships from the warehouse."""
+    prior = np.zeros((order_frame.height, len(wh_ids)), dtype=np.bool_)
+    if USED_WAREHOUSES not in order_frame.columns or not order_frame.height:
+        return prior
+    used = (
+        order_frame.select(pl.col(USED_WAREHOUSES).cast(pl.List(pl.String)))
+        .with_row_index("o")
+        .explode(USED_WAREHOUSES)
+        .drop_nulls(USED_WAREHOUSES)
+    )
+    unknown = used.filter(~pl.col(USED_WAREHOUSES).is_in(wh_ids))[USED_WAREHOUSES].unique()
+    if unknown.len():
+        raise ValueError(
+            f"used_warehouses names warehouse(s) not in WAREHOUSES: {_examples(unknown)}"
+        )
+    codes = used.with_columns(
+        _codes(pl.col(USED_WAREHOUSES), pl.Series(wh_ids, dtype=pl.String)).alias("w")
+    )
+    prior[codes["o"].to_numpy(), codes["w"].to_numpy()] = True
+    return prior
 
 
 def _sort_key(series: pl.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -460,11 +497,15 @@ def _walk_orders(
     wh_lat,
     wh_lon,
     atp,
+    prior,
     max_splits,
     slots,
     max_order_lines,
 ):
     """The greedy walk over orders in priority order; ``atp`` is reduced in place.
+
+    ``prior[o, w]``: order ``o`` already ships from warehouse ``w`` (counts towards
+    ``max_splits``; all False gives exactly the DESIGN rules).
 
     Returns per line up to ``slots`` (warehouse, units) pairs and the units left
     (backordered), and per order its outcome code.
@@ -510,11 +551,17 @@ def _walk_orders(
             continue
         outcome[o] = _UNALLOCATED
         _rank_warehouses(ship_lat[o], ship_lon[o], wh_lat, wh_lon, wh_cos, dist, rank)
+        n_prior = 0
+        for w in range(n_wh):
+            if prior[o, w]:
+                n_prior += 1
 
         single = -1
         if not unknown_sku:
             for r in range(n_wh):
                 w = rank[r]
+                if n_prior >= max_splits and not prior[o, w]:
+                    continue
                 fits = True
                 for j in range(n_skus):
                     if demand[j] > atp[order_sku[j], w]:
@@ -534,12 +581,14 @@ def _walk_orders(
         elif not ship_complete[o]:
             for j in range(n_skus):
                 remaining[j] = demand[j]
-            used = 0
-            while used < max_splits and open_units > 0:
+            used = n_prior
+            while open_units > 0:
                 best = -1
                 best_cover = 0
                 for r in range(n_wh):
                     w = rank[r]
+                    if used >= max_splits and not prior[o, w]:
+                        continue
                     cover = 0
                     for j in range(n_skus):
                         cover += min(remaining[j], atp[order_sku[j], w])
@@ -558,7 +607,8 @@ def _walk_orders(
                             left[i] -= take
                             remaining[sku_slot[c]] -= take
                             open_units -= take
-                used += 1
+                if not prior[o, best]:
+                    used += 1
                 outcome[o] = _SPLIT
 
         for j in range(n_skus):

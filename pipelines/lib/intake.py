@@ -42,7 +42,9 @@ _EML_HEAD = re.compile(
 
 #: Inbox layouts read by later stages (by their header's columns); intake leaves them alone.
 OTHER_STAGE_LAYOUTS: dict[str, frozenset[str]] = {
-    "inventory snapshot": frozenset({"warehouse_id", "sku", "on_hand"}),
+    "stock count": frozenset({"warehouse_id", "sku", "on_hand"}),
+    "stock receipts": frozenset({"warehouse_id", "sku", "quantity", "received_at"}),
+    "stock adjustments": frozenset({"warehouse_id", "sku", "quantity", "adjusted_at"}),
     "hold decisions": frozenset({"order_key", "action", "decided_by"}),
 }
 

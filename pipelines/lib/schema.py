@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 #: Bumped whenever a table or column is added; recorded in ``raw.schema_version``.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MONEY = "DECIMAL(18,2)"
 
@@ -151,6 +151,29 @@ SEVERITIES = ("hold", "warn")
 HOLD_RESOLUTIONS = ("cleared", "released", "cancelled")
 DECISION_ACTIONS = ("release", "cancel", "correct")
 DECISION_STATUSES = ("applied", "rejected")
+#: Why stock moved. Counts and snapshots move on_hand by the difference from the book
+#: figure; commit/release move committed; ship moves both (docs/inventory.md).
+MOVEMENT_REASONS = (
+    "snapshot",
+    "count",
+    "receipt",
+    "adjustment",
+    "commit",
+    "release",
+    "ship",
+    "return_restock",
+    "scrap",
+)
+#: committed holds stock for the line; cancelled (the order was cancelled) and withdrawn
+#: (the order changed, went back on hold, or the stock behind it was counted short) gave
+#: the stock back with a release movement.
+ALLOCATION_STATUSES = ("committed", "cancelled", "withdrawn")
+ALLOCATION_RULES = ("single", "split")
+BACKORDER_STATUSES = ("open", "filled", "cancelled")
+#: no_stock: not enough ATP anywhere; ship_complete: no single warehouse could fill the
+#: order and it may not split; split_limit: stock was left elsewhere but max_splits
+#: warehouses were already used.
+BACKORDER_REASONS = ("no_stock", "ship_complete", "split_limit")
 
 
 # --- tables ---------------------------------------------------------------------------------
@@ -230,6 +253,13 @@ ORDERS = Table(
         Column("service_level", "VARCHAR", "Canonical: " + ", ".join(SERVICE_LEVELS) + ".", False),
         Column("ship_by", "TIMESTAMPTZ", "Latest ship time promised to the channel (UTC)."),
         Column("ship_complete", "BOOLEAN", "True when the order may not be split.", False),
+        Column(
+            "fulfilled_by_channel",
+            "BOOLEAN",
+            "True when the channel says the whole order was already fulfilled outside the "
+            "platform (Shopify fulfilled, Amazon Shipped, WooCommerce completed): never shipped "
+            "from our stock.",
+        ),
         Column("cancelled_at", "TIMESTAMPTZ", "When the channel cancelled the order."),
         Column("notes", "VARCHAR", "Customer or staff notes."),
         Column("source_message_id", "VARCHAR", "Message-ID of the email that carried the file."),
@@ -348,6 +378,130 @@ EXPECTATION_RESULTS = Table(
     ),
 )
 
+INVENTORY_MOVEMENTS = Table(
+    "oms",
+    "inventory_movements",
+    "The inventory ledger, append-only: every change to a (warehouse, sku) position. A "
+    "correction is a new movement; positions are sums of the deltas.",
+    (
+        Column("movement_id", "VARCHAR", "Deterministic id, so a movement is stored once.", False),
+        Column("at", "TIMESTAMPTZ", "When the stock moved (a count: when it was counted).", False),
+        Column("warehouse_id", "VARCHAR", "Warehouse (data/reference/warehouses.csv).", False),
+        Column("sku", "VARCHAR", "SKU (data/reference/products.csv).", False),
+        Column("on_hand_delta", "BIGINT", "Change to units physically on hand.", False),
+        Column("committed_delta", "BIGINT", "Change to units committed to orders.", False),
+        Column("reason", "VARCHAR", ", ".join(MOVEMENT_REASONS) + ".", False),
+        Column("reference", "VARCHAR", "PO, count or adjustment reference; order#line."),
+        Column("note", "VARCHAR", "Free text: the adjustment's note, what a count found."),
+        Column("recorded_at", "TIMESTAMPTZ", "When the batch wrote the movement.", False),
+        Column("source_file", "VARCHAR", "Inbox file the movement came from (if any)."),
+        Column("source_row", "BIGINT", "1-based record number in that file."),
+        Column("run_id", "VARCHAR", "Batch run that wrote it.", False),
+    ),
+    primary_key=("movement_id",),
+)
+
+INVENTORY_POSITIONS = Table(
+    "oms",
+    "inventory_positions",
+    "Positions per (warehouse, sku), derived from the ledger and stock_policy.csv; rebuilt "
+    "whole by every batch that moves stock (never edited on its own).",
+    (
+        Column("warehouse_id", "VARCHAR", "Warehouse.", False),
+        Column("sku", "VARCHAR", "SKU.", False),
+        Column("on_hand", "BIGINT", "Units on the shelf: sum of on_hand_delta.", False),
+        Column("committed", "BIGINT", "Units allocated, not yet shipped.", False),
+        Column("safety_stock", "BIGINT", "Units held back from allocation (stock policy).", False),
+        Column(
+            "atp", "BIGINT", "Available to promise: max(0, on_hand - committed - safety).", False
+        ),
+        Column("reorder_point", "BIGINT", "Reorder at or below this available position."),
+        Column("max_level", "BIGINT", "Order up to this level."),
+        Column("last_movement_at", "TIMESTAMPTZ", "Latest movement of the position."),
+        Column("last_counted_at", "TIMESTAMPTZ", "Latest snapshot or cycle count."),
+        Column("as_of", "TIMESTAMPTZ", "When the positions were derived.", False),
+    ),
+    primary_key=("warehouse_id", "sku"),
+)
+
+ALLOCATIONS = Table(
+    "oms",
+    "allocations",
+    "Stock committed to order lines: one row per (line, warehouse, run that allocated it).",
+    (
+        Column(
+            "allocation_id", "VARCHAR", "Deterministic id (run, order, line, warehouse).", False
+        ),
+        Column("order_key", "VARCHAR", "Order.", False),
+        Column("line_no", "INTEGER", "Line of the order.", False),
+        Column("sku", "VARCHAR", "SKU allocated.", False),
+        Column("warehouse_id", "VARCHAR", "Warehouse that ships it.", False),
+        Column("quantity", "BIGINT", "Units.", False),
+        Column("rule", "VARCHAR", "What decided it: " + ", ".join(ALLOCATION_RULES) + ".", False),
+        Column("status", "VARCHAR", ", ".join(ALLOCATION_STATUSES) + ".", False),
+        Column("allocated_at", "TIMESTAMPTZ", "When the batch committed it.", False),
+        Column("run_id", "VARCHAR", "Batch run that committed it.", False),
+        Column("ended_at", "TIMESTAMPTZ", "When it was cancelled or withdrawn."),
+        Column("ended_reason", "VARCHAR", "Why it was cancelled or withdrawn."),
+        Column("ended_run_id", "VARCHAR", "Batch run that ended it."),
+    ),
+    primary_key=("allocation_id",),
+)
+
+BACKORDERS = Table(
+    "oms",
+    "backorders",
+    "Order lines waiting for stock: one row per (order, line), re-brokered every batch.",
+    (
+        Column("order_key", "VARCHAR", "Order.", False),
+        Column("line_no", "INTEGER", "Line of the order.", False),
+        Column("sku", "VARCHAR", "SKU waited for.", False),
+        Column("quantity", "BIGINT", "Units still short (the shortfall).", False),
+        Column("reason", "VARCHAR", "Why: " + ", ".join(BACKORDER_REASONS) + ".", False),
+        Column("detail", "VARCHAR", "Human-readable why.", False),
+        Column("promised_date", "DATE", "Date promised to the customer.", False),
+        Column(
+            "promised_warehouse_id",
+            "VARCHAR",
+            "Nearest warehouse stocking the SKU, whose lead time set the promise.",
+        ),
+        Column("status", "VARCHAR", ", ".join(BACKORDER_STATUSES) + ".", False),
+        Column("backordered_at", "TIMESTAMPTZ", "When the line first waited.", False),
+        Column("updated_at", "TIMESTAMPTZ", "When the row last changed.", False),
+        Column("resolved_at", "TIMESTAMPTZ", "When it was filled or cancelled."),
+        Column("run_id", "VARCHAR", "Batch run that last changed it.", False),
+    ),
+    primary_key=("order_key", "line_no"),
+)
+
+REORDER_REPORT = Table(
+    "oms",
+    "reorder_report",
+    "SKUs at or below their reorder point per warehouse, with the quantity to order up to "
+    "max_level; rebuilt by every batch (also written to data/outbox/inventory/).",
+    (
+        Column("warehouse_id", "VARCHAR", "Warehouse.", False),
+        Column("sku", "VARCHAR", "SKU.", False),
+        Column("product_name", "VARCHAR", "Catalogue name."),
+        Column("on_hand", "BIGINT", "Units on hand.", False),
+        Column("committed", "BIGINT", "Units committed.", False),
+        Column("backordered", "BIGINT", "Units on open backorders promised from here.", False),
+        Column(
+            "available_position",
+            "BIGINT",
+            "on_hand - committed - backordered: what is left for new demand.",
+            False,
+        ),
+        Column("reorder_point", "BIGINT", "Reorder at or below this.", False),
+        Column("max_level", "BIGINT", "Order up to this.", False),
+        Column("suggested_quantity", "BIGINT", "max_level - available_position.", False),
+        Column("lead_days", "INTEGER", "Replenishment lead time of the warehouse.", False),
+        Column("as_of", "TIMESTAMPTZ", "When the report was made.", False),
+        Column("run_id", "VARCHAR", "Batch run that made it.", False),
+    ),
+    primary_key=("warehouse_id", "sku"),
+)
+
 TABLES: tuple[Table, ...] = (
     FILES,
     ORDERS,
@@ -356,6 +510,11 @@ TABLES: tuple[Table, ...] = (
     ORDER_HOLDS,
     HOLD_DECISIONS,
     EXPECTATION_RESULTS,
+    INVENTORY_MOVEMENTS,
+    INVENTORY_POSITIONS,
+    ALLOCATIONS,
+    BACKORDERS,
+    REORDER_REPORT,
 )
 SCHEMAS: tuple[str, ...] = ("raw", "oms", "quality", "analytics")
 

@@ -14,8 +14,27 @@ from pipelines.lib.warehouse import connect, scalar
 T = TypeVar("T")
 
 
+#: Stock figures ``oms status`` shows (all zero before the first stock file).
+INVENTORY_SQL = """
+    SELECT
+        (SELECT coalesce(sum(on_hand), 0) FROM oms.inventory_positions) AS units_on_hand,
+        (SELECT coalesce(sum("committed"), 0) FROM oms.inventory_positions) AS units_committed,
+        (SELECT coalesce(sum(atp), 0) FROM oms.inventory_positions) AS units_atp,
+        (SELECT count(*) FROM oms.backorders WHERE status = 'open') AS open_backorders,
+        (SELECT coalesce(sum(quantity), 0) FROM oms.backorders WHERE status = 'open')
+            AS units_backordered,
+        (SELECT min(promised_date) FROM oms.backorders WHERE status = 'open')
+            AS next_promised_date,
+        (SELECT count(*) FROM oms.reorder_report) AS skus_to_reorder
+"""
+
+
 def _counts(
-    source: str, by_status: dict[str, int], lines: int, files: dict[str, int]
+    source: str,
+    by_status: dict[str, int],
+    lines: int,
+    files: dict[str, int],
+    inventory: dict[str, object] | None = None,
 ) -> dict[str, object]:
     return {
         "source": source,
@@ -23,7 +42,17 @@ def _counts(
         "lines": lines,
         "orders_by_status": {s: by_status.get(s, 0) for s in ORDER_STATUSES},
         "files": files,
+        "inventory": inventory or {},
     }
+
+
+def _inventory(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    try:
+        cursor = con.execute(INVENTORY_SQL)
+    except duckdb.CatalogException:  # a snapshot published before the inventory stage
+        return {}
+    row = cursor.fetchall()[0]
+    return dict(zip([d[0] for d in cursor.description], row, strict=True))
 
 
 def _read(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, object]:
@@ -39,7 +68,8 @@ def _read(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, object]:
         files = dict(
             con.execute("SELECT status, count(*) FROM raw.files GROUP BY status").fetchall()
         )
-    return _counts(source, by_status, scalar(con, "SELECT count(*) FROM oms.order_lines"), files)
+    lines = scalar(con, "SELECT count(*) FROM oms.order_lines")
+    return _counts(source, by_status, lines, files, _inventory(con))
 
 
 def _live_or_snapshot(

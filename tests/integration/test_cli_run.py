@@ -23,11 +23,26 @@ def test_oms_run_makes_demo_data_runs_the_batch_and_a_second_run_changes_nothing
     assert counts["orders"] == 2000
     by_status = counts["orders_by_status"]
     # Validation judged every order: none is left "received"; a few defective ones are held.
+    # The rest were allocated (wholly or in part) or wait for stock; orders the channel had
+    # already fulfilled are shipped without our stock.
     assert by_status["received"] == 0
-    assert by_status["ready"] + by_status["on_hold"] + by_status["cancelled"] == 2000
-    assert 0 < by_status["on_hold"] < by_status["ready"]
+    placed = ("allocated", "partially_allocated", "backordered")
+    assert all(by_status[s] > 0 for s in placed)
+    assert (
+        by_status["on_hold"]
+        + by_status["cancelled"]
+        + by_status["shipped"]
+        + sum(by_status[s] for s in (*placed, "ready"))
+        == 2000
+    )
+    assert 0 < by_status["on_hold"] < by_status["allocated"]
+    assert by_status["shipped"] > 0
     assert "open holds: " in first.output and "`oms holds`" in first.output
+    assert "open backorders: " in first.output
     assert counts["files"]["processed"] >= 10
+    stock = counts["inventory"]
+    assert stock["units_committed"] > 0 and stock["open_backorders"] > 0
+    assert stock["units_on_hand"] >= stock["units_committed"]
 
     # The run was recorded in the persistent Dagster home (what `make ui` shows).
     with dg.DagsterInstance.get() as instance:
@@ -37,7 +52,7 @@ def test_oms_run_makes_demo_data_runs_the_batch_and_a_second_run_changes_nothing
 
     second = runner.invoke(app, ["run", "--demo-if-empty"])
     assert second.exit_code == 0, second.output
-    assert "inbox was empty" not in second.output  # the inventory snapshot waits there
+    assert "inbox was empty" not in second.output  # files were received before: no demo
     assert "new=0, updated=0" in second.output
     assert "validated=0" in second.output  # nothing new or changed: nothing judged again
     again = json.loads(runner.invoke(app, ["status", "--json"]).stdout)

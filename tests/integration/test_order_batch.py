@@ -9,13 +9,20 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipelines.defs import analytics, intake, quality
+from pipelines.defs import analytics, intake, inventory, quality
 from pipelines.defs.resources import folders_resource, warehouse_resource
 from pipelines.lib.generator import generate
 from pipelines.lib.warehouse import connect, scalar
 from pipelines.project import DASHBOARDS_DIR
 
-ASSETS = [intake.intake, quality.validation, analytics.dbt_models, analytics.reporting_snapshot]
+ASSETS = [
+    intake.intake,
+    quality.validation,
+    inventory.inventory_movements,
+    inventory.allocation,
+    analytics.dbt_models,
+    analytics.reporting_snapshot,
+]
 
 
 def _materialize(settings):
@@ -67,11 +74,10 @@ def test_batch_turns_inbox_exports_into_orders_models_and_a_snapshot(batch):
     assert {"shopify", "woocommerce", "amazon", "phone"} <= channels
     assert fct == orders
     assert unlineaged == 0
-    # Order exports left the inbox for the archive. The generator's manifest and the inventory
-    # snapshot (read by the inventory stage, not by intake) stay in the inbox untouched.
+    # Every export and stock file left the inbox for the archive; only the generator's
+    # manifest stays.
     left = sorted(p.name for p in settings.inbox.iterdir())
-    assert left[0] == "_generator_manifest.json"
-    assert [n for n in left[1:] if not n.startswith("inventory_snapshot_")] == []
+    assert left == ["_generator_manifest.json"]
     assert not list(settings.rejected.iterdir())
     archived = {p.name for p in settings.archive.rglob("*.*")}
     assert archived == {n for n in summary.files if n not in left}
@@ -135,7 +141,7 @@ def test_every_injected_defect_puts_its_order_on_hold_with_the_right_reason(batc
                 continue  # the channel cancelled it: nothing to hold
             assert (key, reason, rule) in holds, (kind, defect)
             assert status[key] == "on_hold"
-    assert "ready" in status.values()
+    assert {"allocated", "partially_allocated", "backordered"} <= set(status.values())
 
 
 def test_suite_results_show_as_asset_checks_with_unexpected_counts(batch):
@@ -157,3 +163,61 @@ def test_data_docs_are_published_to_the_outbox(batch):
     index = settings.outbox / "quality" / "index.html"
     assert index.exists()
     assert "orders" in index.read_text(encoding="utf-8")
+
+
+def test_stock_files_are_booked_as_of_their_times(batch):
+    settings, _, manifest, _ = batch
+    with connect(settings.warehouse_path, read_only=True) as con:
+        by_reason = dict(
+            con.execute(
+                "SELECT reason, sum(on_hand_delta) FROM oms.inventory_movements "
+                "WHERE reason NOT IN ('commit', 'release') GROUP BY reason"
+            ).fetchall()
+        )
+        rows = dict(
+            con.execute(
+                "SELECT source_file, count(*) FROM oms.inventory_movements "
+                "WHERE source_file IS NOT NULL AND movement_id NOT LIKE '%:counted' GROUP BY ALL"
+            ).fetchall()
+        )
+    assert by_reason["snapshot"] == manifest["inventory_snapshot"]["on_hand_units"]
+    assert by_reason["receipt"] == manifest["inventory_receipts"]["units"]
+    assert by_reason["adjustment"] == manifest["inventory_adjustments"]["units"]
+    # A count books the difference from the book as of its time: the generator's own figure,
+    # whichever order the files were read in (a receipt read after a later count is taken
+    # back out at the count's time, so the net is the same).
+    assert by_reason["count"] == manifest["inventory_count"]["expected_difference"]
+    for kind in ("snapshot", "receipts", "adjustments", "count"):
+        entry = manifest[f"inventory_{kind}"]
+        assert rows[entry["name"]] == entry["rows"], kind
+
+
+def test_allocation_commits_backorders_and_accounts_for_every_unit(batch):
+    settings, _, _, result = batch
+    with connect(settings.warehouse_path, read_only=True) as con:
+        over = scalar(con, "SELECT count(*) FROM oms.inventory_positions WHERE committed > on_hand")
+        unaccounted = scalar(con, inventory.UNACCOUNTED_SQL)
+        committed = scalar(
+            con, "SELECT sum(quantity) FROM oms.allocations WHERE status = 'committed'"
+        )
+        ledger_committed = scalar(con, "SELECT sum(committed_delta) FROM oms.inventory_movements")
+        positions_committed = scalar(con, "SELECT sum(committed) FROM oms.inventory_positions")
+        rules = {r[0] for r in con.execute("SELECT DISTINCT rule FROM oms.allocations").fetchall()}
+        promised = scalar(
+            con,
+            "SELECT count(*) FROM oms.backorders WHERE status = 'open' "
+            "AND promised_date > current_date",
+        )
+        open_backorders = scalar(con, "SELECT count(*) FROM oms.backorders WHERE status = 'open'")
+        reorder_rows = scalar(con, "SELECT count(*) FROM oms.reorder_report")
+    assert over == 0
+    assert unaccounted == 0
+    assert committed > 0 and committed == ledger_committed == positions_committed
+    assert rules == {"single", "split"}
+    assert open_backorders > 0 and promised == open_backorders
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["committed_within_on_hand"].passed
+    assert checks["every_unit_accounted"].passed
+    csv = settings.outbox / "inventory"
+    (report,) = csv.glob("reorder_*.csv")
+    assert len(report.read_text().splitlines()) == reorder_rows + 1

@@ -68,12 +68,14 @@ def test_readme_documents_every_column_of_every_file():
         sections[i]: re.findall(r"^\| ([a-z0-9_]+) \|", sections[i + 1], flags=re.M)[1:]
         for i in range(1, len(sections), 2)
     }
-    assert set(documented) == {*FILES, "validation.toml"}
+    settings_files = {"validation.toml": "settings", "allocation.toml": "allocation"}
+    assert set(documented) == {*FILES, *settings_files}
     for name in FILES:
         assert documented[name] == header(name), name
-    with (REFERENCE / "validation.toml").open("rb") as fh:
-        settings = list(tomllib.load(fh)["settings"])
-    assert documented["validation.toml"] == settings
+    for name, section in settings_files.items():
+        with (REFERENCE / name).open("rb") as fh:
+            settings = list(tomllib.load(fh)[section])
+        assert documented[name] == settings, name
 
 
 def test_warehouse_coordinates_are_those_of_their_zip():

@@ -14,6 +14,7 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
+from pipelines.lib.quality.prepare import PLACED
 from pipelines.lib.schema import EXPECTATION_RESULTS, ORDER_EVENTS, ORDER_HOLDS, ORDERS
 
 #: At most this many findings of one rule are spelled out in a hold's detail.
@@ -141,7 +142,10 @@ def apply_findings(
             WHERE resolved_run_id = $run_id AND resolution = 'cleared' AND severity = 'hold'
         )
         SELECT b.order_key, b.old_status,
-               CASE WHEN oh.held IS NOT NULL THEN 'on_hold' ELSE 'ready' END AS new_status,
+               CASE WHEN oh.held IS NOT NULL THEN 'on_hold'
+                    WHEN b.old_status IN ({", ".join(f"'{s}'" for s in PLACED)})
+                        THEN b.old_status
+                    ELSE 'ready' END AS new_status,
                oh.held, oh.warned,
                coalesce(oh.newly_held, false) OR cl.order_key IS NOT NULL AS holds_changed
         FROM val_before b

@@ -17,8 +17,12 @@ from pipelines.lib.schema import ORDER_LINES, ORDERS
 from pipelines.lib.warehouse import frame as query_frame
 from pipelines.lib.warehouse import scalar
 
-#: Statuses validation may still move an order out of (nothing has been allocated yet).
-VALIDATABLE = ("received", "on_hold", "ready")
+#: Statuses validation may still move an order out of: an order is judged again when it
+#: changes until it is released to the warehouse floor (a changed, already allocated order
+#: that now fails a rule goes on hold and its stock is given back by the allocation stage).
+VALIDATABLE = ("received", "on_hold", "ready", "allocated", "partially_allocated", "backordered")
+#: Statuses that passing validation leaves as they are (the allocation stage owns them).
+PLACED = ("allocated", "partially_allocated", "backordered")
 
 
 def _cents(column: str, alias: str | None = None) -> str:

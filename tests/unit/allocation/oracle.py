@@ -6,7 +6,9 @@ and is meant to be read, not to be fast. The edge cases are the ones the engine'
 docstring lists: a SKU missing from STOCK has ATP 0, negative or null ATP is 0, lines with
 quantity <= 0 are ignored, order-level columns come from the first line by line_no, null
 service level is standard, null ship_complete may split, null ordered_at/ship_by sort last,
-and a ship-to without coordinates is equally far from every warehouse.
+and a ship-to without coordinates is equally far from every warehouse. The optional
+``used_warehouses`` (warehouses the order already ships from) count towards ``max_splits``:
+a new warehouse is taken only while the order's distinct warehouses stay within it.
 
 The haversine here uses ``math`` in the same operation order as the engine's, so that two
 warehouses at (nearly) the same distance are ranked the same way by both.
@@ -81,6 +83,8 @@ def allocate(
         if not open_lines:
             continue
         ranked = sorted(places, key=lambda w: (_distance(head, places[w]), w))
+        prior = set(head.get("used_warehouses") or [])
+
         demand: dict[str, int] = {}
         for line in open_lines:
             demand[line["sku"]] = demand.get(line["sku"], 0) + line["quantity"]
@@ -89,6 +93,8 @@ def allocate(
         # Step 2: the nearest warehouse that can fill every line takes the whole order.
         single = None
         for w in ranked:
+            if w not in prior and len(prior) >= max_splits:
+                continue
             if all(atp.get((w, sku), 0) >= units for sku, units in demand.items()):
                 single = w
                 break
@@ -100,14 +106,16 @@ def allocate(
 
         # Step 3: split, a warehouse at a time, the one covering most remaining units first.
         elif not head["ship_complete"]:
-            used = 0
-            while used < max_splits and sum(left.values()) > 0:
+            used = len(prior)
+            while sum(left.values()) > 0:
                 remaining: dict[str, int] = {}
                 for line in open_lines:
                     sku = line["sku"]
                     remaining[sku] = remaining.get(sku, 0) + left[line["line_no"]]
                 best, best_cover = None, 0
                 for w in ranked:  # nearest first, so a tie keeps the nearer / smaller id
+                    if w not in prior and used >= max_splits:
+                        continue
                     cover = sum(
                         min(units, atp.get((w, sku), 0)) for sku, units in remaining.items()
                     )
@@ -122,7 +130,8 @@ def allocate(
                         atp[key] -= take
                         left[line["line_no"]] -= take
                         allocations.append((order_key, line["line_no"], best, take, "split"))
-                used += 1
+                if best not in prior:
+                    used += 1
 
         # Step 4: what is left is backordered.
         for line in open_lines:

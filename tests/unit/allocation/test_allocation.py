@@ -539,6 +539,17 @@ def instances(draw: st.DrawFn) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame
             quantity = draw(st.integers(-1, 5))
             rows += order(f"o{n:02d}", (line_no, draw(line_skus), quantity), **own)
     lines = pl.DataFrame(draw(st.permutations(rows)), schema=LINE_SCHEMA)
+    if draw(st.booleans()):  # re-brokering: some orders already ship from some warehouses
+        keys = sorted(set(lines["order_key"]))
+        used = {
+            k: draw(st.lists(st.sampled_from(wh_ids), max_size=len(wh_ids), unique=True))
+            for k in keys
+        }
+        lines = lines.with_columns(
+            pl.col("order_key")
+            .replace_strict(used, return_dtype=pl.List(pl.String))
+            .alias("used_warehouses")
+        )
     return lines, stock, warehouses, draw(st.integers(1, 3))
 
 
@@ -598,6 +609,15 @@ def test_allocation_invariants(instance: tuple) -> None:
         pl.col("warehouse_id").n_unique().alias("warehouses"), pl.col("rule").unique()
     )
     checked = used.join(first_lines, on="order_key")
+    if "used_warehouses" in lines.columns:
+        # With the warehouses an order already ships from, new ones only up to max_splits.
+        everywhere = allocations.group_by("order_key").agg(pl.col("warehouse_id").unique())
+        combined = everywhere.join(first_lines, on="order_key").select(
+            pl.col("warehouse_id").list.concat("used_warehouses").list.unique().list.len(),
+            pl.max_horizontal(pl.col("used_warehouses").list.len(), pl.lit(max_splits)),
+        )
+        assert (combined[:, 0] <= combined[:, 1]).all()
+        checked = checked.filter(pl.col("used_warehouses").list.len() == 0)
     assert (checked["warehouses"] <= max_splits).all()
     assert (checked.filter(pl.col("ship_complete").fill_null(False))["warehouses"] == 1).all()
     assert (checked["rule"].list.len() == 1).all()

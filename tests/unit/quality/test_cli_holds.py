@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.project import get_settings
-from tests.unit.quality.conftest import good_order
+from tests.orders import good_order
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from pipelines.project import REPO_ROOT
-from tests.unit.quality.conftest import T0, good_line, good_order
+from tests.orders import T0, good_line, good_order
 
 # Decided between the first batch (T0 + 1 min) and the second (T0 + 2 min).
 ALICE = {"decided_by": "alice", "decided_at": "2026-11-20T15:01:30Z"}

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.unit.quality.conftest import T0, good_line, good_order
+from tests.orders import T0, good_line, good_order
 
 
 def test_a_correct_order_is_ready_with_an_event_and_no_findings(platform):

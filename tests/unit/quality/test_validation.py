@@ -11,7 +11,7 @@ import pytest
 from pipelines.lib.quality.config import ConfigError, load_config
 from pipelines.lib.quality.contacts import _check_in_workers, check_values
 from pipelines.lib.quality.suites import RULES, SuiteInputs, build_checks
-from tests.unit.quality.conftest import REFERENCE, T0, good_order
+from tests.orders import REFERENCE, T0, good_order
 
 
 def test_a_payment_held_order_goes_ready_when_a_later_export_says_paid(platform):
