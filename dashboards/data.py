@@ -60,3 +60,33 @@ def orders_by_status() -> pl.DataFrame | None:
         "SELECT status, count(*) AS orders FROM analytics.fct_orders "
         "GROUP BY status ORDER BY orders DESC"
     )
+
+
+def inventory_by_warehouse() -> pl.DataFrame | None:
+    """Stock per warehouse: positions, on hand, committed, ATP, stock-outs, reorder flags."""
+    return query(
+        "SELECT warehouse_id, count(*) AS skus, sum(on_hand) AS on_hand, "
+        "sum(committed_units) AS committed, sum(atp) AS atp, "
+        "count(*) FILTER (WHERE is_stocked_out) AS stocked_out, "
+        "count(*) FILTER (WHERE below_reorder_point) AS below_reorder_point "
+        "FROM analytics.fct_inventory_positions GROUP BY warehouse_id ORDER BY warehouse_id"
+    )
+
+
+def reorder_report() -> pl.DataFrame | None:
+    """The latest reorder report (oms.reorder_report): positions to replenish."""
+    return query(
+        "SELECT warehouse_id, sku, product_name, available_position, reorder_point, "
+        "suggested_quantity, lead_days FROM oms.reorder_report ORDER BY warehouse_id, sku"
+    )
+
+
+def open_backorders() -> pl.DataFrame | None:
+    """Order lines still waiting for stock, oldest first."""
+    return query(
+        "SELECT order_key, line_no, sku, quantity, reason, detail, promised_date, "
+        "promised_warehouse_id, channel, service_level, backordered_at, "
+        "round(age_days, 1) AS age_days "
+        "FROM analytics.fct_backorders WHERE is_open "
+        "ORDER BY backordered_at, order_key, line_no"
+    )

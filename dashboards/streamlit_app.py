@@ -9,5 +9,8 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 st.set_page_config(page_title="OMS dashboards", layout="wide")
-pages = [st.Page("app_pages/overview.py", title="Overview", default=True)]
+pages = [
+    st.Page("app_pages/overview.py", title="Overview", default=True),
+    st.Page("app_pages/inventory.py", title="Inventory"),
+]
 st.navigation(pages).run()
