@@ -47,6 +47,7 @@ bench: sync
 	$(UV) run python benchmarks/bench_intake.py
 	$(UV) run python benchmarks/bench_validation.py
 	$(UV) run python benchmarks/bench_allocation.py
+	$(UV) run python benchmarks/bench_allocation_stage.py
 
 ## Forget all runtime data (warehouse, inbox, archive, outbox, Dagster runs).
 clean-data:

@@ -33,13 +33,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.lib.allocation import (
-    DEFAULT_MAX_SPLITS,
-    EARTH_RADIUS_KM,
-    USED_WAREHOUSES,
-    allocate,
-)
-from pipelines.lib.geo import ship_to_points
+from pipelines.lib.allocation import DEFAULT_MAX_SPLITS, USED_WAREHOUSES, allocate
+from pipelines.lib.geo import haversine_km_expr, ship_to_points
 from pipelines.lib.inventory import (
     derive_positions,
     reorder_report,
@@ -332,14 +327,6 @@ def _open_lines(con: duckdb.DuckDBPyConnection, reference_dir: Path) -> pl.DataF
     )
 
 
-def _haversine(lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr) -> pl.Expr:
-    rad = 3.141592653589793 / 180.0
-    a = ((lat2 - lat1) * rad / 2).sin() ** 2 + (lat1 * rad).cos() * (lat2 * rad).cos() * (
-        (lon2 - lon1) * rad / 2
-    ).sin() ** 2
-    return 2 * EARTH_RADIUS_KM * a.clip(upper_bound=1.0).sqrt().arcsin()
-
-
 def _promises(
     backorders: pl.DataFrame,
     lines: pl.DataFrame,
@@ -359,7 +346,7 @@ def _promises(
         points.join(policy.select("warehouse_id", "sku"), on="sku", how="inner")
         .join(warehouses, on="warehouse_id", how="inner")
         .with_columns(
-            distance=_haversine(
+            distance=haversine_km_expr(
                 pl.col("ship_lat"), pl.col("ship_lon"), pl.col("lat"), pl.col("lon")
             )
             .fill_nan(0.0)
@@ -441,7 +428,8 @@ def _backorder_reasons(
         .when(reason == "split_limit")
         .then(
             pl.format(
-                "{} x {} short: the order already ships from {} warehouses (max_splits)",
+                "{} x {} short: the order already ships from {} warehouse(s), the most "
+                "max_splits allows",
                 "quantity",
                 "sku",
                 "n_used",

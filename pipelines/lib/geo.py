@@ -10,6 +10,7 @@ far.
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from pathlib import Path
 
@@ -18,6 +19,8 @@ import zipcodes
 
 from pipelines.lib.reference import read_reference
 
+#: Radius of the sphere distances are measured on (km), as DESIGN.md's allocation rules say.
+EARTH_RADIUS_KM = 6371.0
 #: How a ship-to point was found, most precise first.
 POINT_SOURCES = ("postal", "region", "country")
 
@@ -92,3 +95,12 @@ def ship_to_points(orders: pl.DataFrame, reference_dir: Path) -> pl.DataFrame:
         pl.coalesce("zip_lon", "state_lon", "country_lon").alias("ship_lon"),
         source.alias("point_source"),
     )
+
+
+def haversine_km_expr(lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr) -> pl.Expr:
+    """Great-circle distance in km between two points given as columns (degrees)."""
+    rad = math.pi / 180.0
+    a = ((lat2 - lat1) * rad / 2).sin() ** 2 + (lat1 * rad).cos() * (lat2 * rad).cos() * (
+        (lon2 - lon1) * rad / 2
+    ).sin() ** 2
+    return 2 * EARTH_RADIUS_KM * a.clip(upper_bound=1.0).sqrt().arcsin()

@@ -56,3 +56,23 @@ def test_a_state_centroid_lies_inside_the_state(state, south, north, west, east)
 
 def test_military_zips_have_no_point_of_their_own():
     assert points([("US", "AE", "09001")])[0][2] == "country"
+
+
+def test_the_column_haversine_agrees_with_the_engine():
+    import polars as pl
+
+    from pipelines.lib.allocation import haversine_km
+    from pipelines.lib.geo import haversine_km_expr
+
+    points = pl.DataFrame(
+        {
+            "a": [40.5325, 0.0, 34.0],
+            "b": [-74.3375, 0.0, -118.2],
+            "c": [34.0316, 0.0, 34.0],
+            "d": [-117.6187, 90.0, -118.2],
+        }
+    )
+    got = points.select(haversine_km_expr(*map(pl.col, "abcd")).alias("km"))["km"].to_list()
+    want = [haversine_km(*row) for row in points.iter_rows()]
+    assert got == pytest.approx(want, rel=1e-12)
+    assert got[2] == 0.0

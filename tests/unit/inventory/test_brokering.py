@@ -274,7 +274,7 @@ def test_max_splits_from_the_settings_file_limits_the_split(stock):
     assert stock.allocations("shopify:70") == [(1, "WH-CA", 2, "split")]
     (waiting,) = stock.backorders("shopify:70")
     assert (waiting["quantity"], waiting["reason"]) == (1, "split_limit")
-    assert "already ships from 1 warehouses" in waiting["detail"]
+    assert "already ships from 1 warehouse(s), the most max_splits allows" in waiting["detail"]
 
 
 def test_a_changed_allocated_order_is_judged_again_and_held_orders_give_stock_back(stock):
