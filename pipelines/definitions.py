@@ -3,7 +3,7 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from pipelines.defs import analytics, automation, intake, inventory, quality
+from pipelines.defs import analytics, automation, fulfilment, intake, inventory, quality
 from pipelines.defs.resources import folders_resource, warehouse_resource
 from pipelines.project import get_settings
 
@@ -16,6 +16,7 @@ def build_definitions() -> dg.Definitions:
             quality.validation,
             inventory.inventory_movements,
             inventory.allocation,
+            fulfilment.fulfilment,
             analytics.dbt_models,
             analytics.reporting_snapshot,
         ],

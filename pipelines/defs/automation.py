@@ -4,10 +4,13 @@ import dagster as dg
 
 order_batch = dg.define_asset_job(
     "order_batch",
-    selection=dg.AssetSelection.groups("intake", "quality", "inventory", "allocation", "analytics"),
+    selection=dg.AssetSelection.groups(
+        "intake", "quality", "inventory", "allocation", "fulfilment", "analytics"
+    ),
     description=(
         "The whole batch: inbox → canonical orders → validation (ready / on_hold) → "
-        "stock ledger → allocation (commit / backorder) → analytics → reporting snapshot."
+        "stock ledger → allocation (commit / backorder) → waves, pick lists, cartons, packing "
+        "slips → analytics → reporting snapshot."
     ),
     tags={"oms/writer": "true"},
 )

@@ -45,6 +45,7 @@ from pipelines.lib.reference import read_reference
 from pipelines.lib.schema import (
     ALLOCATIONS,
     BACKORDERS,
+    HOLDING_STOCK,
     INVENTORY_MOVEMENTS,
     ORDER_EVENTS,
     ORDER_LINES,
@@ -57,6 +58,9 @@ DEFAULT_LEAD_DAYS = 14
 #: Orders whose open lines are allocated (and whose allocations may be re-placed).
 ALLOCATABLE = ("ready", "allocated", "partially_allocated", "backordered")
 _ALLOCATABLE_SQL = ", ".join(f"'{s}'" for s in ALLOCATABLE)
+#: Orders whose open lines are allocated: also released ones (part of them waits for stock).
+_OPEN_SQL = _ALLOCATABLE_SQL + ", 'released'"
+_HOLDING_SQL = ", ".join(f"'{s}'" for s in HOLDING_STOCK)
 _SERVICE_RANK = "CASE o.service_level WHEN 'overnight' THEN 0 WHEN 'expedited' THEN 1 ELSE 2 END"
 
 
@@ -125,7 +129,7 @@ def _end_allocations(
                a.order_key || '#' || a.line_no AS reference, e.why AS note,
                $now AS recorded_at, $run_id AS run_id
         FROM {ALLOCATIONS.qualified} a JOIN ending e USING (allocation_id)
-        WHERE a.status = 'committed'
+        WHERE a.status IN ({_HOLDING_SQL})
         """,
         {"run_id": run_id, "now": now},
     )
@@ -140,7 +144,7 @@ def _end_allocations(
                              ORDER BY a.line_no, a.warehouse_id) AS detail,
                $run_id AS run_id
         FROM {ALLOCATIONS.qualified} a JOIN ending e USING (allocation_id)
-        WHERE a.status = 'committed'
+        WHERE a.status IN ({_HOLDING_SQL})
         GROUP BY a.order_key
         """,
         {"run_id": run_id, "now": now},
@@ -152,7 +156,7 @@ def _end_allocations(
             UPDATE {ALLOCATIONS.qualified} AS a SET status = $status, ended_at = $now,
                 ended_reason = e.why, ended_run_id = $run_id
             FROM ending e
-            WHERE a.allocation_id = e.allocation_id AND a.status = 'committed'
+            WHERE a.allocation_id = e.allocation_id AND a.status IN ({_HOLDING_SQL})
             RETURNING ended_reason AS why
             """,
             {"status": status, "now": now, "run_id": run_id},
@@ -171,9 +175,10 @@ def _release_stock(
     a, o, lines = ALLOCATIONS.qualified, ORDERS.qualified, ORDER_LINES.qualified
     live = f"FROM {a} a JOIN {o} o USING (order_key) WHERE a.status = 'committed'"
     steps = [
-        (
+        (  # also stock already in a pick wave: the fulfilment stage cancels its tasks
             "cancelled",
-            f"SELECT a.allocation_id, 'order cancelled' AS why {live} AND o.status = 'cancelled'",
+            f"SELECT a.allocation_id, 'order cancelled' AS why FROM {a} a JOIN {o} o "
+            f"USING (order_key) WHERE a.status IN ({_HOLDING_SQL}) AND o.status = 'cancelled'",
         ),
         (
             "withdrawn",
@@ -285,9 +290,9 @@ _OPEN_LINES_SQL = f"""
     JOIN {ORDERS.qualified} o USING (order_key)
     LEFT JOIN (
         SELECT order_key, line_no, sum(quantity) AS units FROM {ALLOCATIONS.qualified}
-        WHERE status = 'committed' GROUP BY ALL
+        WHERE status IN ({_HOLDING_SQL}) GROUP BY ALL
     ) c USING (order_key, line_no)
-    WHERE o.status IN ({_ALLOCATABLE_SQL}) AND NOT coalesce(o.fulfilled_by_channel, false)
+    WHERE o.status IN ({_OPEN_SQL}) AND NOT coalesce(o.fulfilled_by_channel, false)
       AND l.requires_shipping AND l.sku IS NOT NULL AND l.quantity IS NOT NULL
       AND l.quantity - coalesce(c.units, 0) > 0
 """
@@ -312,7 +317,7 @@ def _open_lines(con: duckdb.DuckDBPyConnection, reference_dir: Path) -> pl.DataF
         f"""
         SELECT order_key, list(DISTINCT warehouse_id ORDER BY warehouse_id) AS used_warehouses
         FROM {ALLOCATIONS.qualified}
-        WHERE status = 'committed'
+        WHERE status IN ({_HOLDING_SQL})
           AND order_key IN (SELECT DISTINCT order_key FROM ({_OPEN_LINES_SQL}))
         GROUP BY order_key
         """,
@@ -527,7 +532,7 @@ def _record_backorders(
         FROM backorder_diff d
         WHERE b.order_key = d.order_key AND b.line_no = d.line_no AND b.status = 'open'
           AND d.was_open AND NOT d.waits
-          AND (d.order_status = 'cancelled' OR d.order_status IN ({_ALLOCATABLE_SQL}))
+          AND (d.order_status = 'cancelled' OR d.order_status IN ({_OPEN_SQL}))
         RETURNING b.status
         """,
         stamp,
@@ -603,7 +608,7 @@ def _update_statuses(
                    string_agg(DISTINCT warehouse_id, ', ' ORDER BY warehouse_id)
                        FILTER (run_id = $run_id) AS now_from,
                    max(rule) FILTER (run_id = $run_id) AS rule
-            FROM {ALLOCATIONS.qualified} WHERE status = 'committed' GROUP BY ALL
+            FROM {ALLOCATIONS.qualified} WHERE status IN ({_HOLDING_SQL}) GROUP BY ALL
         ),
         waits AS (
             SELECT order_key, sum(quantity) AS units, min(promised_date) AS first_promise,

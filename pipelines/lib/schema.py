@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 #: Bumped whenever a table or column is added; recorded in ``raw.schema_version``.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MONEY = "DECIMAL(18,2)"
 
@@ -164,10 +164,15 @@ MOVEMENT_REASONS = (
     "return_restock",
     "scrap",
 )
-#: committed holds stock for the line; cancelled (the order was cancelled) and withdrawn
-#: (the order changed, went back on hold, or the stock behind it was counted short) gave
-#: the stock back with a release movement.
-ALLOCATION_STATUSES = ("committed", "cancelled", "withdrawn")
+#: committed holds stock for the line; released: it is in a pick wave (still holding the
+#: stock); cancelled (the order was cancelled) and withdrawn (the order changed, went back
+#: on hold, or the stock behind it was counted short) gave the stock back with a release
+#: movement.
+ALLOCATION_STATUSES = ("committed", "released", "cancelled", "withdrawn")
+#: Pick waves, their tasks and shipments move through these (parcels follow shipments).
+FULFILMENT_STATUSES = ("released", "picked", "packed", "cancelled")
+#: Allocation statuses that hold stock (count as committed on the ledger).
+HOLDING_STOCK = ("committed", "released")
 ALLOCATION_RULES = ("single", "split")
 BACKORDER_STATUSES = ("open", "filled", "cancelled")
 #: no_stock: not enough ATP anywhere; ship_complete: no single warehouse could fill the
@@ -502,6 +507,110 @@ REORDER_REPORT = Table(
     primary_key=("warehouse_id", "sku"),
 )
 
+WAVES = Table(
+    "oms",
+    "waves",
+    "Pick waves: committed allocations released to the floor per warehouse, whole shipments "
+    "each, within the wave size limits (docs/fulfilment.md).",
+    (
+        Column(
+            "wave_id", "VARCHAR", "W-<warehouse>-<local date>-<seq>, e.g. W-NJ-20261127-003.", False
+        ),
+        Column("warehouse_id", "VARCHAR", "Warehouse picking it.", False),
+        Column("wave_date", "DATE", "Local date of release at the warehouse.", False),
+        Column("cutoff_at", "TIMESTAMPTZ", "Carrier cutoff the wave is picked for (UTC).", False),
+        Column("cutoff_label", "VARCHAR", "That cutoff in the warehouse's local time.", False),
+        Column(
+            "due_at_cutoff",
+            "BOOLEAN",
+            "True for a wave of shipments that must leave at that cutoff (overnight, "
+            "expedited, or ship_by before the next one).",
+            False,
+        ),
+        Column("status", "VARCHAR", ", ".join(FULFILMENT_STATUSES) + ".", False),
+        Column("shipments", "BIGINT", "Shipments (order x warehouse) in the wave.", False),
+        Column("lines", "BIGINT", "Pick tasks (allocation rows).", False),
+        Column("units", "BIGINT", "Units to pick.", False),
+        Column("released_at", "TIMESTAMPTZ", "When the batch released it.", False),
+        Column("files_written_at", "TIMESTAMPTZ", "When its pick list and slips were written."),
+        Column("pick_list_path", "VARCHAR", "The wave's pick list PDF."),
+        Column("run_id", "VARCHAR", "Batch run that released it.", False),
+    ),
+    primary_key=("wave_id",),
+)
+
+SHIPMENTS = Table(
+    "oms",
+    "shipments",
+    "What one warehouse sends for one order in one wave, in one tote, packed in parcels.",
+    (
+        Column("shipment_id", "VARCHAR", "<wave_id>-<tote>, e.g. W-NJ-20261127-003-T07.", False),
+        Column("wave_id", "VARCHAR", "Wave it is picked in.", False),
+        Column("order_key", "VARCHAR", "Order.", False),
+        Column("warehouse_id", "VARCHAR", "Warehouse shipping it.", False),
+        Column("tote", "VARCHAR", "Tote the picker puts its units in (T01 ...).", False),
+        Column("status", "VARCHAR", ", ".join(FULFILMENT_STATUSES) + ", shipped.", False),
+        Column("lines", "BIGINT", "Pick tasks.", False),
+        Column("units", "BIGINT", "Units.", False),
+        Column("parcels", "BIGINT", "Parcels cartonization chose.", False),
+        Column("weight_g", "BIGINT", "Total parcel weight (items + tare), grams.", False),
+        Column("released_at", "TIMESTAMPTZ", "When it was released.", False),
+        Column("cancelled_at", "TIMESTAMPTZ", "When it was cancelled (order cancelled)."),
+        Column("packing_slip_path", "VARCHAR", "Its packing slip PDF."),
+        Column("run_id", "VARCHAR", "Batch run that released it.", False),
+    ),
+    primary_key=("shipment_id",),
+)
+
+PICK_TASKS = Table(
+    "oms",
+    "pick_tasks",
+    "One task per allocation in a wave: pick this many units of a SKU from a bin into a tote.",
+    (
+        Column("task_id", "VARCHAR", "The allocation's id.", False),
+        Column("wave_id", "VARCHAR", "Wave.", False),
+        Column("shipment_id", "VARCHAR", "Shipment (and so tote) the units go to.", False),
+        Column("order_key", "VARCHAR", "Order.", False),
+        Column("line_no", "INTEGER", "Order line.", False),
+        Column("warehouse_id", "VARCHAR", "Warehouse.", False),
+        Column("sku", "VARCHAR", "SKU.", False),
+        Column("bin", "VARCHAR", "Bin location zone-aisle-bay-level.", False),
+        Column("walk_seq", "INTEGER", "Position of the bin in the wave's serpentine walk.", False),
+        Column("quantity", "BIGINT", "Units.", False),
+        Column("tote", "VARCHAR", "Tote.", False),
+        Column("status", "VARCHAR", ", ".join(FULFILMENT_STATUSES) + ".", False),
+        Column("released_at", "TIMESTAMPTZ", "When it was released.", False),
+        Column("cancelled_at", "TIMESTAMPTZ", "When it was cancelled."),
+        Column("cancel_reason", "VARCHAR", "Why."),
+        Column("pulled_at", "TIMESTAMPTZ", "When a pull list told the floor to put it back."),
+        Column("run_id", "VARCHAR", "Batch run that released it.", False),
+    ),
+    primary_key=("task_id",),
+)
+
+PARCELS = Table(
+    "oms",
+    "parcels",
+    "Cartons of a shipment as cartonization chose them, with weight and size for rating.",
+    (
+        Column("parcel_id", "VARCHAR", "<shipment_id>-P<n>.", False),
+        Column("shipment_id", "VARCHAR", "Shipment.", False),
+        Column("parcel_no", "INTEGER", "1.. within the shipment.", False),
+        Column("box_id", "VARCHAR", "Box (boxes.csv); null when the item ships alone."),
+        Column("ship_alone", "BOOLEAN", "True for an item too big or heavy for any box.", False),
+        Column("units", "BIGINT", "Units in it.", False),
+        Column("items_weight_g", "BIGINT", "Weight of the items, grams.", False),
+        Column("weight_g", "BIGINT", "Items + box tare, grams.", False),
+        Column("length_mm", "BIGINT", "Length (box inner, or the item's own), mm.", False),
+        Column("width_mm", "BIGINT", "Width, mm.", False),
+        Column("height_mm", "BIGINT", "Height, mm.", False),
+        Column("contents", "VARCHAR", "SKU x quantity, e.g. 'SKU-00001 x2; SKU-00007 x1'.", False),
+        Column("status", "VARCHAR", ", ".join(FULFILMENT_STATUSES) + ", shipped.", False),
+        Column("run_id", "VARCHAR", "Batch run that made it.", False),
+    ),
+    primary_key=("parcel_id",),
+)
+
 TABLES: tuple[Table, ...] = (
     FILES,
     ORDERS,
@@ -515,6 +624,10 @@ TABLES: tuple[Table, ...] = (
     ALLOCATIONS,
     BACKORDERS,
     REORDER_REPORT,
+    WAVES,
+    SHIPMENTS,
+    PICK_TASKS,
+    PARCELS,
 )
 SCHEMAS: tuple[str, ...] = ("raw", "oms", "quality", "analytics")
 

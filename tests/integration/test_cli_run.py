@@ -23,11 +23,12 @@ def test_oms_run_makes_demo_data_runs_the_batch_and_a_second_run_changes_nothing
     assert counts["orders"] == 2000
     by_status = counts["orders_by_status"]
     # Validation judged every order: none is left "received"; a few defective ones are held.
-    # The rest were allocated (wholly or in part) or wait for stock; orders the channel had
-    # already fulfilled are shipped without our stock.
+    # The rest were released to pick waves (wholly or in part allocated) or wait for stock;
+    # orders the channel had already fulfilled are shipped without our stock.
     assert by_status["received"] == 0
-    placed = ("allocated", "partially_allocated", "backordered")
+    placed = ("released", "backordered")
     assert all(by_status[s] > 0 for s in placed)
+    assert by_status["allocated"] == by_status["partially_allocated"] == 0  # all in waves
     assert (
         by_status["on_hold"]
         + by_status["cancelled"]
@@ -35,7 +36,7 @@ def test_oms_run_makes_demo_data_runs_the_batch_and_a_second_run_changes_nothing
         + sum(by_status[s] for s in (*placed, "ready"))
         == 2000
     )
-    assert 0 < by_status["on_hold"] < by_status["allocated"]
+    assert 0 < by_status["on_hold"] < by_status["released"]
     assert by_status["shipped"] > 0
     assert "open holds: " in first.output and "`oms holds`" in first.output
     assert "open backorders: " in first.output

@@ -99,18 +99,20 @@ def test_fct_orders_allocation_columns_agree_with_the_oms_tables(batch):
             "count(allocation_rule) FROM analytics.fct_orders"
         ).fetchone()
         allocated = scalar(
-            con, "SELECT sum(quantity) FROM oms.allocations WHERE status = 'committed'"
+            con,
+            "SELECT sum(quantity) FROM oms.allocations WHERE status IN ('committed', 'released')",
         )
         backordered = scalar(con, "SELECT sum(quantity) FROM oms.backorders WHERE status = 'open'")
         split = scalar(
             con,
             "SELECT count(*) FROM (SELECT order_key FROM oms.allocations "
-            "WHERE status = 'committed' GROUP BY order_key "
+            "WHERE status IN ('committed', 'released') GROUP BY order_key "
             "HAVING count(DISTINCT warehouse_id) > 1)",
         )
         with_allocations = scalar(
             con,
-            "SELECT count(DISTINCT order_key) FROM oms.allocations WHERE status = 'committed'",
+            "SELECT count(DISTINCT order_key) FROM oms.allocations "
+            "WHERE status IN ('committed', 'released')",
         )
         # Per order: units, warehouses and the latest open promise.
         mismatched = scalar(
@@ -120,7 +122,8 @@ def test_fct_orders_allocation_columns_agree_with_the_oms_tables(batch):
             FROM analytics.fct_orders f
             LEFT JOIN (SELECT order_key, sum(quantity) AS units,
                               count(DISTINCT warehouse_id) AS warehouses
-                       FROM oms.allocations WHERE status = 'committed' GROUP BY ALL) a
+                       FROM oms.allocations WHERE status IN ('committed', 'released')
+                       GROUP BY ALL) a
                 USING (order_key)
             LEFT JOIN (SELECT order_key, sum(quantity) AS units,
                               max(promised_date) AS promised

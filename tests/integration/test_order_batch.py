@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipelines.defs import analytics, intake, inventory, quality
+from pipelines.defs import analytics, fulfilment, intake, inventory, quality
 from pipelines.defs.resources import folders_resource, warehouse_resource
 from pipelines.lib.generator import generate
 from pipelines.lib.warehouse import connect, scalar
@@ -20,6 +21,7 @@ ASSETS = [
     quality.validation,
     inventory.inventory_movements,
     inventory.allocation,
+    fulfilment.fulfilment,
     analytics.dbt_models,
     analytics.reporting_snapshot,
 ]
@@ -141,7 +143,8 @@ def test_every_injected_defect_puts_its_order_on_hold_with_the_right_reason(batc
                 continue  # the channel cancelled it: nothing to hold
             assert (key, reason, rule) in holds, (kind, defect)
             assert status[key] == "on_hold"
-    assert {"allocated", "partially_allocated", "backordered"} <= set(status.values())
+    # Orders with stock were released to pick waves; the rest wait for stock.
+    assert {"released", "backordered"} <= set(status.values())
 
 
 def test_suite_results_show_as_asset_checks_with_unexpected_counts(batch):
@@ -198,7 +201,8 @@ def test_allocation_commits_backorders_and_accounts_for_every_unit(batch):
         over = scalar(con, "SELECT count(*) FROM oms.inventory_positions WHERE committed > on_hand")
         unaccounted = scalar(con, inventory.UNACCOUNTED_SQL)
         committed = scalar(
-            con, "SELECT sum(quantity) FROM oms.allocations WHERE status = 'committed'"
+            con,
+            "SELECT sum(quantity) FROM oms.allocations WHERE status IN ('committed', 'released')",
         )
         ledger_committed = scalar(con, "SELECT sum(committed_delta) FROM oms.inventory_movements")
         positions_committed = scalar(con, "SELECT sum(committed) FROM oms.inventory_positions")
@@ -221,3 +225,29 @@ def test_allocation_commits_backorders_and_accounts_for_every_unit(batch):
     csv = settings.outbox / "inventory"
     (report,) = csv.glob("reorder_*.csv")
     assert len(report.read_text().splitlines()) == reorder_rows + 1
+
+
+def test_released_stock_is_in_waves_with_pick_lists_and_packing_slips(batch):
+    settings, _, _, result = batch
+    with connect(settings.warehouse_path, read_only=True) as con:
+        waiting = scalar(con, "SELECT count(*) FROM oms.allocations WHERE status = 'committed'")
+        released = scalar(con, "SELECT count(*) FROM oms.orders WHERE status = 'released'")
+        with_shipment = scalar(con, "SELECT count(DISTINCT order_key) FROM oms.shipments")
+        waves = con.execute(
+            "SELECT wave_id, warehouse_id, wave_date, pick_list_path FROM oms.waves"
+        ).fetchall()
+        slips = con.execute("SELECT packing_slip_path FROM oms.shipments").fetchall()
+        unpacked = scalar(
+            con,
+            "SELECT count(*) FROM oms.shipments s WHERE parcels = 0 OR weight_g <= 0",
+        )
+    assert waiting == 0  # every committed allocation went into a wave
+    assert released > 0 and with_shipment == released
+    assert waves and unpacked == 0
+    for wave_id, warehouse, day, pick_list in waves:
+        folder = settings.outbox / warehouse / day.isoformat()
+        assert pick_list == str(folder / f"{wave_id}_picklist.pdf")
+        assert (folder / f"{wave_id}_picklist.csv").exists() and Path(pick_list).exists()
+    assert all(Path(path).exists() for (path,) in slips)
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["tasks_match_allocations"].passed

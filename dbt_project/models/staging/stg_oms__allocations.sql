@@ -17,7 +17,7 @@ renamed as (
         ended_at,
         ended_reason,
         ended_run_id,
-        status = 'committed' as is_committed
+        status in ('committed', 'released') as is_committed
     from source
 )
 
