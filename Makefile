@@ -48,6 +48,7 @@ bench: sync
 	$(UV) run python benchmarks/bench_validation.py
 	$(UV) run python benchmarks/bench_allocation.py
 	$(UV) run python benchmarks/bench_allocation_stage.py
+	$(UV) run python benchmarks/bench_fulfilment.py
 
 ## Forget all runtime data (warehouse, inbox, archive, outbox, Dagster runs).
 clean-data:

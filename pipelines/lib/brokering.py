@@ -149,21 +149,24 @@ def _end_allocations(
         """,
         {"run_id": run_id, "now": now},
     )
+    # (Counted before the UPDATE: DuckDB's UPDATE ... RETURNING is slow on large tables.)
     counts = dict(
-        frame(
-            con,
+        con.execute(
             f"""
-            UPDATE {ALLOCATIONS.qualified} AS a SET status = $status, ended_at = $now,
-                ended_reason = e.why, ended_run_id = $run_id
-            FROM ending e
-            WHERE a.allocation_id = e.allocation_id AND a.status IN ({_HOLDING_SQL})
-            RETURNING ended_reason AS why
-            """,
-            {"status": status, "now": now, "run_id": run_id},
-        )
-        .group_by("why")
-        .len()
-        .iter_rows()
+            SELECT e.why, count(*) FROM {ALLOCATIONS.qualified} a JOIN ending e
+              USING (allocation_id)
+            WHERE a.status IN ({_HOLDING_SQL}) GROUP BY e.why
+            """
+        ).fetchall()
+    )
+    con.execute(
+        f"""
+        UPDATE {ALLOCATIONS.qualified} AS a SET status = $status, ended_at = $now,
+            ended_reason = e.why, ended_run_id = $run_id
+        FROM ending e
+        WHERE a.allocation_id = e.allocation_id AND a.status IN ({_HOLDING_SQL})
+        """,
+        {"status": status, "now": now, "run_id": run_id},
     )
     con.execute("DROP TABLE ending")
     return counts
@@ -250,14 +253,19 @@ def _ship_channel_fulfilled(con: duckdb.DuckDBPyConnection, run_id: str, now: da
     keys = frame(
         con,
         f"""
-        UPDATE {ORDERS.qualified} SET status = 'shipped'
+        SELECT order_key, channel_status FROM {ORDERS.qualified}
         WHERE fulfilled_by_channel AND status IN ({_ALLOCATABLE_SQL})
-        RETURNING order_key, channel_status
         """,
     )
     if keys.is_empty():
         return 0
     con.register("fulfilled", keys)
+    con.execute(
+        f"""
+        UPDATE {ORDERS.qualified} SET status = 'shipped'
+        WHERE order_key IN (SELECT order_key FROM fulfilled)
+        """
+    )
     con.execute(
         f"""
         INSERT INTO {ORDER_EVENTS.qualified} BY NAME
@@ -523,7 +531,14 @@ def _record_backorders(
     stamp = {"run_id": run_id, "now": now}
     # Lines that were waiting and are not any more: filled, or their order or line went away.
     # (Orders back in validation keep their open rows untouched until placed again.)
-    closed = con.execute(
+    result.backorders_filled = scalar(
+        con,
+        f"""
+        SELECT count(*) FROM backorder_diff
+        WHERE was_open AND NOT waits AND order_status IN ({_OPEN_SQL}) AND line_exists
+        """,
+    )
+    con.execute(
         f"""
         UPDATE {BACKORDERS.qualified} AS b
         SET status = CASE WHEN d.order_status = 'cancelled' OR NOT d.line_exists
@@ -533,11 +548,9 @@ def _record_backorders(
         WHERE b.order_key = d.order_key AND b.line_no = d.line_no AND b.status = 'open'
           AND d.was_open AND NOT d.waits
           AND (d.order_status = 'cancelled' OR d.order_status IN ({_OPEN_SQL}))
-        RETURNING b.status
         """,
         stamp,
-    ).fetchall()
-    result.backorders_filled = sum(1 for (s,) in closed if s == "filled")
+    )
     con.execute(
         f"""
         INSERT INTO {ORDER_EVENTS.qualified} BY NAME

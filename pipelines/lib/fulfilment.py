@@ -55,7 +55,7 @@ from pipelines.lib.schema import (
     SHIPMENTS,
     WAVES,
 )
-from pipelines.lib.warehouse import frame, transaction
+from pipelines.lib.warehouse import frame, scalar, transaction
 
 CONFIG_FILE = "fulfilment.toml"
 DEFAULT_MAX_LINES = 120
@@ -118,6 +118,9 @@ class FulfilmentResult:
     packing_slips: int = 0
     pull_lists: int = 0
     pages: int = 0
+    #: time spent writing the CSVs and rendering the PDFs (inside "documents")
+    csv_seconds: float = 0.0
+    pdf_seconds: float = 0.0
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -199,20 +202,24 @@ def plan_waves(
 
 
 def _cancel_released(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
-    cancelled = frame(
+    # (Counted first: DuckDB's UPDATE ... RETURNING is slow on large tables.)
+    ended = "t.status = 'released' AND a.status IN ('cancelled', 'withdrawn')"
+    cancelled = scalar(
         con,
+        f"SELECT count(*) FROM {PICK_TASKS.qualified} t JOIN {ALLOCATIONS.qualified} a "
+        f"ON t.task_id = a.allocation_id WHERE {ended}",
+    )
+    if not cancelled:
+        return 0
+    con.execute(
         f"""
         UPDATE {PICK_TASKS.qualified} AS t
         SET status = 'cancelled', cancelled_at = $now, cancel_reason = a.ended_reason
         FROM {ALLOCATIONS.qualified} a
-        WHERE t.task_id = a.allocation_id AND t.status = 'released'
-          AND a.status IN ('cancelled', 'withdrawn')
-        RETURNING t.task_id
+        WHERE t.task_id = a.allocation_id AND {ended}
         """,
         {"now": now},
-    ).height
-    if not cancelled:
-        return 0
+    )
     for table, key in ((SHIPMENTS, "shipment_id"), (WAVES, "wave_id")):
         extra = ", cancelled_at = $now" if table is SHIPMENTS else ""
         con.execute(
@@ -432,6 +439,7 @@ def _release_waves(
         con.register("new_rows", table.conform(rows).to_arrow())
         con.execute(f"INSERT INTO {table.qualified} BY NAME SELECT * FROM new_rows")
         con.unregister("new_rows")
+    lap("insert")
     con.execute(
         f"""
         UPDATE {ALLOCATIONS.qualified} SET status = 'released'
@@ -454,23 +462,23 @@ def _release_waves(
         """,
         {"run_id": run_id, "now": now},
     )
-    result.orders_released = frame(
-        con,
-        f"""
-        UPDATE {ORDERS.qualified} SET status = 'released'
-        WHERE status <> 'released' AND order_key IN (
-            SELECT order_key FROM {SHIPMENTS.qualified} WHERE run_id = $run_id)
-        RETURNING order_key
-        """,
-        {"run_id": run_id},
-    ).height
+    # (Counted first: DuckDB's UPDATE ... RETURNING is slow on large tables.)
+    moving = (
+        f"status <> 'released' AND order_key IN "
+        f"(SELECT order_key FROM {SHIPMENTS.qualified} WHERE run_id = $run_id)"
+    )
+    params = {"run_id": run_id}
+    result.orders_released = scalar(
+        con, f"SELECT count(*) FROM {ORDERS.qualified} WHERE {moving}", params
+    )
+    con.execute(f"UPDATE {ORDERS.qualified} SET status = 'released' WHERE {moving}", params)
     result.waves = wave_rows.height
     result.shipments = shipment_rows.height
     result.tasks = task_rows.height
     result.units = int(task_rows["quantity"].sum())
     result.parcels = packed.parcels.height
     result.ship_alone = int(packed.parcels["ship_alone"].sum())
-    lap("write")
+    lap("statuses")
 
 
 # --- 3. documents ----------------------------------------------------------------------------
@@ -527,7 +535,7 @@ def _packing_slips(
     products: pl.DataFrame,
     ship_from: dict,
     folder: Path,
-) -> tuple[int, int, list[tuple[str, str]]]:
+) -> tuple[int, int]:
     shipments = frame(
         con,
         f"""
@@ -567,7 +575,7 @@ def _packing_slips(
     parcels_of = {k[0]: g for k, g in parcels.group_by("shipment_id")}
     waiting_of = {k[0]: g for k, g in waiting.group_by("order_key")}
     pages = 0
-    written = []
+    written = 0
     for row in shipments.iter_rows(named=True):
         sid = row["shipment_id"]
         slip = {
@@ -595,8 +603,8 @@ def _packing_slips(
         }
         path = folder / "packing_slips" / f"{sid}.pdf"
         pages += _atomic(path, lambda tmp, slip=slip: render_packing_slip(tmp, slip))
-        written.append((sid, str(path)))
-    return len(written), pages, written
+        written += 1
+    return written, pages
 
 
 def write_documents(
@@ -634,6 +642,7 @@ def write_documents(
             "lines": tasks.height,
             "units": int(tasks["quantity"].sum()),
         }
+        began = time.perf_counter()
         csv_path = folder / f"{wave_id}_picklist.csv"
         _atomic(
             csv_path,
@@ -649,6 +658,8 @@ def write_documents(
                 "shipment_id",
             ).write_csv(tmp, line_terminator="\n"),
         )
+        result.csv_seconds += time.perf_counter() - began
+        began = time.perf_counter()
         pdf_path = folder / f"{wave_id}_picklist.pdf"
         result.pages += _atomic(
             pdf_path, lambda tmp, h=header, t=tasks: render_pick_list(tmp, h, _pick_rows(t))
@@ -665,15 +676,17 @@ def write_documents(
             "postal_code": house.get("postal_code"),
             "country": house.get("country"),
         }
-        slips, pages, written = _packing_slips(con, wave_id, tasks, products, ship_from, folder)
+        slips, pages = _packing_slips(con, wave_id, tasks, products, ship_from, folder)
+        result.pdf_seconds += time.perf_counter() - began
         con.unregister("shipments_of_wave")
         result.pick_lists += 1
         result.packing_slips += slips
         result.pages += pages
         with transaction(con):
-            con.executemany(
-                f"UPDATE {SHIPMENTS.qualified} SET packing_slip_path = ? WHERE shipment_id = ?",
-                [[path, sid] for sid, path in written],
+            con.execute(
+                f"UPDATE {SHIPMENTS.qualified} SET packing_slip_path = ? || shipment_id || '.pdf' "
+                "WHERE wave_id = ? AND status <> 'cancelled'",
+                [f"{folder / 'packing_slips'}{os.sep}", wave_id],
             )
             con.execute(
                 f"UPDATE {WAVES.qualified} SET files_written_at = ?, pick_list_path = ? "
@@ -764,4 +777,6 @@ def run_fulfilment_stage(
     result.packing_slips = documents.packing_slips
     result.pull_lists = documents.pull_lists
     result.pages = documents.pages
+    result.csv_seconds = round(documents.csv_seconds, 3)
+    result.pdf_seconds = round(documents.pdf_seconds, 3)
     return result
