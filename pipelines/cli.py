@@ -193,6 +193,14 @@ def run(
             soft_wrap=True,
             highlight=False,
         )
+    waves = materialized.get("waves", {})
+    if waves.get("waves"):
+        console.print(
+            f"pick waves released: {waves['waves']:,} (pick lists and packing slips under "
+            f"{settings.outbox}/<warehouse>/<date>/)",
+            soft_wrap=True,
+            highlight=False,
+        )
     holds = materialized.get("order_holds", {})
     if holds.get("open_holds"):
         console.print(

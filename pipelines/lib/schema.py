@@ -517,7 +517,12 @@ WAVES = Table(
             "wave_id", "VARCHAR", "W-<warehouse>-<local date>-<seq>, e.g. W-NJ-20261127-003.", False
         ),
         Column("warehouse_id", "VARCHAR", "Warehouse picking it.", False),
-        Column("wave_date", "DATE", "Local date of release at the warehouse.", False),
+        Column(
+            "wave_date",
+            "DATE",
+            "Local date of the cutoff it is picked for (its folder in the outbox).",
+            False,
+        ),
         Column("cutoff_at", "TIMESTAMPTZ", "Carrier cutoff the wave is picked for (UTC).", False),
         Column("cutoff_label", "VARCHAR", "That cutoff in the warehouse's local time.", False),
         Column(

@@ -40,6 +40,7 @@ def test_oms_run_makes_demo_data_runs_the_batch_and_a_second_run_changes_nothing
     assert by_status["shipped"] > 0
     assert "open holds: " in first.output and "`oms holds`" in first.output
     assert "open backorders: " in first.output
+    assert "pick waves released: " in first.output
     assert counts["files"]["processed"] >= 10
     stock = counts["inventory"]
     assert stock["units_committed"] > 0 and stock["open_backorders"] > 0
