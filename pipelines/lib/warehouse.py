@@ -46,8 +46,7 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> o
 
 
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> pl.DataFrame:
-    """A query's result as a Polars frame (also what an UPDATE ... RETURNING returns: the
-    statement runs once, when called)."""
+    """A query's result as a Polars frame."""
     return con.sql(sql, params=params).pl()
 
 
