@@ -25,7 +25,6 @@ become ``shipped`` with an event saying the channel shipped them.
 from __future__ import annotations
 
 import time
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -41,7 +40,7 @@ from pipelines.lib.inventory import (
     stock_policy,
     write_positions,
 )
-from pipelines.lib.reference import read_reference
+from pipelines.lib.reference import read_reference, read_settings, whole_number_at_least_one
 from pipelines.lib.schema import (
     ALLOCATIONS,
     BACKORDERS,
@@ -73,22 +72,13 @@ class AllocationSettings:
 def load_settings(reference_dir: Path) -> AllocationSettings:
     """``allocation.toml``; absent means the defaults. A bad value is an error."""
     path = reference_dir / CONFIG_FILE
-    if not path.exists():
-        return AllocationSettings()
-    with path.open("rb") as fh:
-        raw = tomllib.load(fh).get("allocation", {})
-    unknown = sorted(set(raw) - {"max_splits", "default_lead_days"})
-    if unknown:
-        raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}")
-    settings = AllocationSettings(
-        max_splits=raw.get("max_splits", DEFAULT_MAX_SPLITS),
-        default_lead_days=raw.get("default_lead_days", DEFAULT_LEAD_DAYS),
+    raw = read_settings(
+        path,
+        {"allocation": {"max_splits": DEFAULT_MAX_SPLITS, "default_lead_days": DEFAULT_LEAD_DAYS}},
+    )["allocation"]
+    return AllocationSettings(
+        **{name: whole_number_at_least_one(path, name, value) for name, value in raw.items()}
     )
-    for name in ("max_splits", "default_lead_days"):
-        value = getattr(settings, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{path}: {name} must be a whole number >= 1, got {value!r}")
-    return settings
 
 
 @dataclass

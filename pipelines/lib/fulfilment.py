@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -44,7 +43,7 @@ from pipelines.lib.documents import (
     render_pick_list,
     render_pull_list,
 )
-from pipelines.lib.reference import read_reference
+from pipelines.lib.reference import read_reference, read_settings, whole_number_at_least_one
 from pipelines.lib.schema import (
     ALLOCATIONS,
     BACKORDERS,
@@ -75,33 +74,23 @@ class FulfilmentSettings:
 def load_settings(reference_dir: Path) -> FulfilmentSettings:
     """``fulfilment.toml``; absent means the defaults. A bad value is an error."""
     path = reference_dir / CONFIG_FILE
-    if not path.exists():
-        return FulfilmentSettings()
-    with path.open("rb") as fh:
-        raw = tomllib.load(fh)
-    unknown = sorted(
-        {f"waves.{k}" for k in raw.get("waves", {})} - {"waves.max_lines", "waves.max_shipments"}
-        | {f"cartonization.{k}" for k in raw.get("cartonization", {})}
-        - {"cartonization.fill_factor"}
-        | set(raw) - {"waves", "cartonization"}
+    raw = read_settings(
+        path,
+        {
+            "waves": {"max_lines": DEFAULT_MAX_LINES, "max_shipments": DEFAULT_MAX_SHIPMENTS},
+            "cartonization": {"fill_factor": FILL_FACTOR},
+        },
     )
-    if unknown:
-        raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}")
-    waves, boxes = raw.get("waves", {}), raw.get("cartonization", {})
-    settings = FulfilmentSettings(
-        max_lines=waves.get("max_lines", DEFAULT_MAX_LINES),
-        max_shipments=waves.get("max_shipments", DEFAULT_MAX_SHIPMENTS),
-        fill_factor=boxes.get("fill_factor", FILL_FACTOR),
+    fill = raw["cartonization"]["fill_factor"]
+    if isinstance(fill, bool) or not isinstance(fill, int | float) or not 0 < fill <= 1:
+        raise ValueError(f"{path}: cartonization.fill_factor must be in (0, 1], got {fill!r}")
+    return FulfilmentSettings(
+        **{
+            name: whole_number_at_least_one(path, f"waves.{name}", value)
+            for name, value in raw["waves"].items()
+        },
+        fill_factor=float(fill),
     )
-    for name in ("max_lines", "max_shipments"):
-        value = getattr(settings, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{path}: waves.{name} must be a whole number >= 1, got {value!r}")
-    if not isinstance(settings.fill_factor, int | float) or not 0 < settings.fill_factor <= 1:
-        raise ValueError(
-            f"{path}: cartonization.fill_factor must be in (0, 1], got {settings.fill_factor!r}"
-        )
-    return settings
 
 
 @dataclass
