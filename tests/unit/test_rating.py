@@ -204,7 +204,11 @@ def test_the_cheapest_service_meeting_the_promise_is_chosen(level, km, zone):
 
 def test_expedited_in_a_near_zone_may_go_by_ground():
     chosen = choice(rate(parcel(level="expedited", km=300, weight_g=1200)))
-    ground = {r["service"] for r in rows("carriers") if r["service_level"] == "standard"}
+    ground = {
+        r["service"]
+        for r in rows("carriers")
+        if r["service_level"] == "standard" and r["scope"] == "domestic"
+    }
     transit = {(r["service"], r["zone"]): int(r["transit_days"]) for r in rows("transit_times")}
     assert chosen["zone"] == 3
     assert any(transit[s, "3"] <= 2 for s in ground)  # the data makes the case
