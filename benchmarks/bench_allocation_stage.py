@@ -23,9 +23,6 @@ adjustments and counts. Each run is a fresh process on a fresh copy of the templ
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import shutil
 import statistics
 import sys
 import tempfile
@@ -35,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (
     REPO,
     WORK,
-    files_digest,
     generated,
     machine,
     machine_line,
     run_child,
+    template_warehouse,
     update_results,
 )
 
@@ -152,9 +149,6 @@ with connect(root / "oms.duckdb") as con:
 
 
 def template(source: Path) -> tuple[Path, dict]:
-    from pipelines.lib.schema import SCHEMA_VERSION
-
-    manifest = source / "_generator_manifest.json"
     lib = REPO / "pipelines" / "lib"
     code = [
         lib / "intake.py",
@@ -163,30 +157,20 @@ def template(source: Path) -> tuple[Path, dict]:
         *sorted((lib / "channels").glob("*.py")),
         *sorted((lib / "quality").glob("*.py")),
     ]
-    key = {
-        "source": source.name,
-        "manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest(),
-        "schema_version": SCHEMA_VERSION,
-        "code_sha256": files_digest(code + sorted(REFERENCE.glob("*.*"))),
-    }
-    folder = WORK / f"allocation-stage-{source.name}"
-    stamp = folder / "template.json"
-    if stamp.exists() and (folder / "oms.duckdb").exists():
-        known = json.loads(stamp.read_text())
-        if {k: known.get(k) for k in key} == key:
-            return folder / "oms.duckdb", known
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    print("ingesting, validating and booking stock into a template warehouse ...", flush=True)
-    with tempfile.TemporaryDirectory(prefix="bench_alloc_stage_", dir=WORK) as tmp:
-        r = run_child(TEMPLATE, str(source), tmp, str(REFERENCE))
-        if r["stock_rejected"]:
+
+    def booked(result: dict) -> None:
+        if result["stock_rejected"]:
             raise RuntimeError("the generated stock files were rejected")
-        shutil.move(Path(tmp) / "oms.duckdb", folder / "oms.duckdb")
-    info = {**key, **{k: r[k] for k in ("orders", "ready", "lines", "stock_files")}}
-    stamp.write_text(json.dumps(info, indent=2))
-    print(f"  {r['orders']:,} orders ({r['ready']:,} ready), {r['lines']:,} lines")
-    return folder / "oms.duckdb", info
+
+    return template_warehouse(
+        "allocation-stage",
+        source,
+        code + sorted(REFERENCE.glob("*.*")),
+        TEMPLATE,
+        str(REFERENCE),
+        keep=("orders", "ready", "lines", "stock_files"),
+        check=booked,
+    )
 
 
 def main() -> None:

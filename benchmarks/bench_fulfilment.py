@@ -18,9 +18,6 @@ runs ``run_fulfilment_stage`` as the batch does:
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import shutil
 import statistics
 import sys
 import tempfile
@@ -31,11 +28,11 @@ from bench_allocation_stage import TEMPLATE as BOOKED
 from harness import (
     REPO,
     WORK,
-    files_digest,
     generated,
     machine,
     machine_line,
     run_child,
+    template_warehouse,
     update_results,
 )
 
@@ -95,35 +92,18 @@ with connect(root / "oms.duckdb") as con:
 
 
 def template(source: Path) -> tuple[Path, dict]:
-    from pipelines.lib.schema import SCHEMA_VERSION
-
     lib = REPO / "pipelines" / "lib"
     code = sorted(lib.glob("*.py")) + sorted((lib / "quality").glob("*.py"))
     code += sorted((lib / "channels").glob("*.py"))
     code = [p for p in code if p.name not in ("fulfilment.py", "documents.py", "cartonization.py")]
-    manifest = source / "_generator_manifest.json"
-    key = {
-        "source": source.name,
-        "manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest(),
-        "schema_version": SCHEMA_VERSION,
-        "code_sha256": files_digest(code + sorted(REFERENCE.glob("*.*"))),
-    }
-    folder = WORK / f"fulfilment-{source.name}"
-    stamp = folder / "template.json"
-    if stamp.exists() and (folder / "oms.duckdb").exists():
-        known = json.loads(stamp.read_text())
-        if {k: known.get(k) for k in key} == key:
-            return folder / "oms.duckdb", known
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    print("ingesting, validating, booking stock and allocating into a template ...", flush=True)
-    with tempfile.TemporaryDirectory(prefix="bench_fulfilment_", dir=WORK) as tmp:
-        r = run_child(TEMPLATE, str(source), tmp, str(REFERENCE))
-        shutil.move(Path(tmp) / "oms.duckdb", folder / "oms.duckdb")
-    info = {**key, **{k: r[k] for k in ("orders", "lines", "committed_lines", "committed_units")}}
-    stamp.write_text(json.dumps(info, indent=2))
-    print(f"  {r['committed_lines']:,} committed allocation lines, {r['committed_units']:,} units")
-    return folder / "oms.duckdb", info
+    return template_warehouse(
+        "fulfilment",
+        source,
+        code + sorted(REFERENCE.glob("*.*")),
+        TEMPLATE,
+        str(REFERENCE),
+        keep=("orders", "lines", "committed_lines", "committed_units"),
+    )
 
 
 def main() -> None:

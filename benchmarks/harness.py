@@ -11,7 +11,9 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -162,3 +164,50 @@ def generated(lines: int, seed: int = 7, days: int = 3) -> Path:
     )
     stamp.write_text(code + "\n")
     return folder
+
+
+def template_warehouse(
+    name: str,
+    source: Path,
+    code: list[Path],
+    child: str,
+    *args: str,
+    keep: tuple[str, ...],
+    check: Callable[[dict], None] | None = None,
+) -> tuple[Path, dict]:
+    """A warehouse file built once from the generated set ``source`` and kept under
+    ``WORK/<name>-<source.name>`` while the set, the schema version and ``code`` (the files
+    whose change makes it stale) are the same.
+
+    ``child`` runs in a fresh process with ``source``, a temporary folder and ``args``; it
+    leaves ``oms.duckdb`` in that folder and a ``result`` dict. ``check`` may refuse the
+    result (raise) before it is kept. Returns the file and its info: the cache key plus the
+    ``keep`` entries of the result.
+    """
+    from pipelines.lib.schema import SCHEMA_VERSION
+
+    manifest = source / "_generator_manifest.json"
+    key = {
+        "source": source.name,
+        "manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest(),
+        "schema_version": SCHEMA_VERSION,
+        "code_sha256": files_digest(code),
+    }
+    folder = WORK / f"{name}-{source.name}"
+    stamp = folder / "template.json"
+    if stamp.exists() and (folder / "oms.duckdb").exists():
+        known = json.loads(stamp.read_text())
+        if {k: known.get(k) for k in key} == key:
+            return folder / "oms.duckdb", known
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    print(f"building the {name} template warehouse from {source.name} ...", flush=True)
+    with tempfile.TemporaryDirectory(prefix=f"bench_{name}_", dir=WORK) as tmp:
+        result = run_child(child, str(source), tmp, *args)
+        if check is not None:
+            check(result)
+        shutil.move(Path(tmp) / "oms.duckdb", folder / "oms.duckdb")
+    info = {**key, **{k: result[k] for k in keep}}
+    stamp.write_text(json.dumps(info, indent=2))
+    print("  " + ", ".join(f"{k} {result[k]:,}" for k in keep), flush=True)
+    return folder / "oms.duckdb", info

@@ -36,7 +36,6 @@ Decisions worth knowing about:
 from __future__ import annotations
 
 import io
-import os
 import threading
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -49,6 +48,8 @@ from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.pagesizes import LETTER
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
+
+from pipelines.lib.files import write_atomically
 
 __all__ = [
     "RETURNS_TEXT",
@@ -430,13 +431,7 @@ def _write(
             c.save()
         finally:
             rl_config.useA85 = a85
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-    try:
-        tmp.write_bytes(buf.getvalue())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(Path(path), lambda tmp: tmp.write_bytes(buf.getvalue()))
     return total
 
 

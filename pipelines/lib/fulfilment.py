@@ -43,6 +43,7 @@ from pipelines.lib.documents import (
     render_pick_list,
     render_pull_list,
 )
+from pipelines.lib.files import write_atomically
 from pipelines.lib.reference import read_reference, read_settings, whole_number_at_least_one
 from pipelines.lib.schema import (
     ALLOCATIONS,
@@ -473,14 +474,6 @@ def _release_waves(
 # --- 3. documents ----------------------------------------------------------------------------
 
 
-def _atomic(path: Path, write: Callable[[Path], object]) -> object:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    value = write(tmp)
-    os.replace(tmp, path)
-    return value
-
-
 def _pick_rows(tasks: pl.DataFrame) -> list[dict]:
     """The pick list PDF's rows: one per (bin, SKU) in walk order, totes listed."""
     grouped = (
@@ -591,7 +584,7 @@ def _packing_slips(
             "returns_text": RETURNS_TEXT,
         }
         path = folder / "packing_slips" / f"{sid}.pdf"
-        pages += _atomic(path, lambda tmp, slip=slip: render_packing_slip(tmp, slip))
+        pages += render_packing_slip(path, slip)
         written += 1
     return written, pages
 
@@ -633,7 +626,7 @@ def write_documents(
         }
         began = time.perf_counter()
         csv_path = folder / f"{wave_id}_picklist.csv"
-        _atomic(
+        write_atomically(
             csv_path,
             lambda tmp, tasks=tasks: tasks.select(
                 pl.col("walk_seq").alias("seq"),
@@ -650,9 +643,7 @@ def write_documents(
         result.csv_seconds += time.perf_counter() - began
         began = time.perf_counter()
         pdf_path = folder / f"{wave_id}_picklist.pdf"
-        result.pages += _atomic(
-            pdf_path, lambda tmp, h=header, t=tasks: render_pick_list(tmp, h, _pick_rows(t))
-        )
+        result.pages += render_pick_list(pdf_path, header, _pick_rows(tasks))
         con.register(
             "shipments_of_wave",
             tasks.select("shipment_id", "order_key").unique().to_arrow(),
@@ -722,13 +713,12 @@ def _pull_lists(con, products, warehouses, outbox: Path, now: datetime, result) 
             pl.col("cancel_reason").fill_null("cancelled").alias("reason"),
         )
         stamp = now.strftime("%Y%m%dT%H%M%S")
-        _atomic(
+        write_atomically(
             folder / f"{wave_id}_pull_{stamp}.csv",
             lambda tmp, rows=rows: rows.write_csv(tmp, line_terminator="\n"),
         )
-        result.pages += _atomic(
-            folder / f"{wave_id}_pull_{stamp}.pdf",
-            lambda tmp, h=header, r=rows: render_pull_list(tmp, h, r.to_dicts()),
+        result.pages += render_pull_list(
+            folder / f"{wave_id}_pull_{stamp}.pdf", header, rows.to_dicts()
         )
         result.pull_lists += 1
         with transaction(con):

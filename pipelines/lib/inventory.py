@@ -17,7 +17,6 @@ Positions (on_hand, committed, safety stock, ATP) are derived from the ledger an
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,6 +25,7 @@ import duckdb
 import polars as pl
 
 from pipelines.lib.channels import UnreadableFile
+from pipelines.lib.files import write_atomically
 from pipelines.lib.intake import (
     DUPLICATE_REASON,
     FileOutcome,
@@ -562,12 +562,7 @@ def reorder_report(
 
 def write_reorder_csv(report: pl.DataFrame, outbox: Path, now: datetime) -> Path:
     """data/outbox/inventory/reorder_<date>.csv (temp file, then rename)."""
-    folder = outbox / "inventory"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"reorder_{now:%Y-%m-%d}.csv"
-    tmp = target.with_name(f".{target.name}.tmp")
-    report.drop("run_id").with_columns(pl.col("as_of").dt.strftime("%Y-%m-%dT%H:%M:%SZ")).write_csv(
-        tmp, line_terminator="\n"
-    )
-    os.replace(tmp, target)
+    target = outbox / "inventory" / f"reorder_{now:%Y-%m-%d}.csv"
+    rows = report.drop("run_id").with_columns(pl.col("as_of").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    write_atomically(target, lambda tmp: rows.write_csv(tmp, line_terminator="\n"))
     return target

@@ -44,9 +44,7 @@ Decisions worth knowing about:
 from __future__ import annotations
 
 import io
-import os
 import re
-import threading
 import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
@@ -70,6 +68,7 @@ from pipelines.lib.documents import (
     clean_text,
     fit_text,
 )
+from pipelines.lib.files import write_atomically
 
 __all__ = ["LABEL_H", "LABEL_W", "ZPL_H", "ZPL_W", "render_labels_pdf", "render_labels_zpl"]
 
@@ -207,13 +206,7 @@ def render_labels_pdf(path: Path, labels: list[dict]) -> int:
             c.save()
         finally:
             rl_config.useA85 = a85
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-    try:
-        tmp.write_bytes(buf.getvalue())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(Path(path), lambda tmp: tmp.write_bytes(buf.getvalue()))
     return len(labels)
 
 
