@@ -145,10 +145,12 @@ UNACCOUNTED_SQL = """
     SELECT count(*)
     FROM oms.order_lines l JOIN oms.orders o USING (order_key)
     LEFT JOIN (SELECT order_key, line_no, sum(quantity) AS units FROM oms.allocations
-               WHERE status IN ('committed', 'released') GROUP BY ALL) a USING (order_key, line_no)
+               WHERE status IN ('committed', 'released', 'shipped') GROUP BY ALL) a
+              USING (order_key, line_no)
     LEFT JOIN (SELECT order_key, line_no, quantity AS units FROM oms.backorders
                WHERE status = 'open') b USING (order_key, line_no)
-    WHERE o.status IN ('allocated', 'partially_allocated', 'backordered', 'released')
+    WHERE o.status IN ('allocated', 'partially_allocated', 'backordered', 'released',
+                       'partially_shipped')
       AND l.requires_shipping AND l.quantity > 0
       AND coalesce(a.units, 0) + coalesce(b.units, 0) <> l.quantity
 """

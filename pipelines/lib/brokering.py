@@ -44,6 +44,7 @@ from pipelines.lib.reference import read_reference, read_settings, whole_number_
 from pipelines.lib.schema import (
     ALLOCATIONS,
     BACKORDERS,
+    COVERING,
     HOLDING_STOCK,
     INVENTORY_MOVEMENTS,
     ORDER_EVENTS,
@@ -57,9 +58,12 @@ DEFAULT_LEAD_DAYS = 14
 #: Orders whose open lines are allocated (and whose allocations may be re-placed).
 ALLOCATABLE = ("ready", "allocated", "partially_allocated", "backordered")
 _ALLOCATABLE_SQL = ", ".join(f"'{s}'" for s in ALLOCATABLE)
-#: Orders whose open lines are allocated: also released ones (part of them waits for stock).
-_OPEN_SQL = _ALLOCATABLE_SQL + ", 'released'"
+#: Orders whose open lines are allocated: also released and partially shipped ones (part of
+#: them waits for stock).
+_OPEN_SQL = _ALLOCATABLE_SQL + ", 'released', 'partially_shipped'"
 _HOLDING_SQL = ", ".join(f"'{s}'" for s in HOLDING_STOCK)
+#: Allocations whose units no longer wait: holding stock, or shipped.
+_COVERING_SQL = ", ".join(f"'{s}'" for s in COVERING)
 _SERVICE_RANK = "CASE o.service_level WHEN 'overnight' THEN 0 WHEN 'expedited' THEN 1 ELSE 2 END"
 
 
@@ -288,7 +292,7 @@ _OPEN_LINES_SQL = f"""
     JOIN {ORDERS.qualified} o USING (order_key)
     LEFT JOIN (
         SELECT order_key, line_no, sum(quantity) AS units FROM {ALLOCATIONS.qualified}
-        WHERE status IN ({_HOLDING_SQL}) GROUP BY ALL
+        WHERE status IN ({_COVERING_SQL}) GROUP BY ALL
     ) c USING (order_key, line_no)
     WHERE o.status IN ({_OPEN_SQL}) AND NOT coalesce(o.fulfilled_by_channel, false)
       AND l.requires_shipping AND l.sku IS NOT NULL AND l.quantity IS NOT NULL
@@ -315,7 +319,7 @@ def _open_lines(con: duckdb.DuckDBPyConnection, reference_dir: Path) -> pl.DataF
         f"""
         SELECT order_key, list(DISTINCT warehouse_id ORDER BY warehouse_id) AS used_warehouses
         FROM {ALLOCATIONS.qualified}
-        WHERE status IN ({_HOLDING_SQL})
+        WHERE status IN ({_COVERING_SQL})
           AND order_key IN (SELECT DISTINCT order_key FROM ({_OPEN_LINES_SQL}))
         GROUP BY order_key
         """,
@@ -611,7 +615,7 @@ def _update_statuses(
                    string_agg(DISTINCT warehouse_id, ', ' ORDER BY warehouse_id)
                        FILTER (run_id = $run_id) AS now_from,
                    max(rule) FILTER (run_id = $run_id) AS rule
-            FROM {ALLOCATIONS.qualified} WHERE status IN ({_HOLDING_SQL}) GROUP BY ALL
+            FROM {ALLOCATIONS.qualified} WHERE status IN ({_COVERING_SQL}) GROUP BY ALL
         ),
         waits AS (
             SELECT order_key, sum(quantity) AS units, min(promised_date) AS first_promise,

@@ -1,4 +1,4 @@
-"""Warehouse floor paper as PDF: pick lists, pull lists and packing slips.
+"""Warehouse floor paper as PDF: pick lists, pull lists, packing slips and carrier manifests.
 
 A pure module (no Dagster, no DuckDB): the callers hand over plain dicts and a path, and get
 back the number of pages written. Drawing goes straight to a reportlab ``Canvas`` (no
@@ -39,6 +39,7 @@ import io
 import threading
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ __all__ = [
     "RETURNS_TEXT",
     "clean_text",
     "fit_text",
+    "render_manifest",
     "render_packing_slip",
     "render_pick_list",
     "render_pull_list",
@@ -1012,6 +1014,245 @@ def render_packing_slip(path: Path, slip: dict) -> int:
         title=f"Packing slip — order {order_number} — shipment {shipment_id}",
         subject=f"Packing slip for {channel} order {order_number}",
         footer=f"Packing slip · order {order_number} · shipment {shipment_id}",
+        pages=flow.pages,
+        chrome=chrome,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Carrier manifest
+
+#: The parcel table of a manifest, in 8.5 pt: wide enough for a 22-digit USPS tracking number
+#: and an Amazon order number without cutting them.
+MANIFEST_COLUMNS = _columns(
+    ("#", 30, "right"),
+    ("TRACKING NUMBER", 116, "left"),
+    ("SERVICE", 66, "left"),
+    ("ORDER", 98, "left"),
+    ("SHIP TO", 118, "left"),
+    ("KG", 40, "right"),
+    ("ZONE", 26, "right"),
+    ("COST", 46, "right"),
+)
+MANIFEST_SERVICE_COLUMNS = _columns(
+    ("SERVICE", 250, "left"),
+    ("PARCELS", 70, "right"),
+    ("WEIGHT", 130, "right"),
+    ("COST", 90, "right"),
+)
+MANIFEST_TITLE = "CARRIER MANIFEST"
+MANIFEST_HEADER_H = 82.0
+MANIFEST_SIZE = 8.5
+MANIFEST_ROW_H = 15.0
+MANIFEST_LEADING = 10.0
+SUMMARY_X = LEFT + 300.0
+SUMMARY_VALUE_X = SUMMARY_X + 80.0
+SIGNATURE_H = 72.0
+#: The fields of the signature block: label and width of the line to write on.
+SIGNATURE_FIELDS = (("Driver signature", 250.0), ("Date/time", 130.0), ("Parcels received", 110.0))
+
+
+def _money(value: object, currency: object = None) -> str:
+    """A money amount with two decimals and thousands separators ("1,234.50"), followed by
+    the currency code when given; "—" when missing, and as given when not a number."""
+    if value is None or isinstance(value, bool):
+        return "—"
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        amount = None
+    text = f"{amount:,.2f}" if amount is not None and amount.is_finite() else clean_text(value)
+    code = clean_text(currency).strip()
+    return f"{text} {code}" if code else text
+
+
+def _kg(grams: object) -> str:
+    """Grams as kilograms with two decimals ("1.25"), "—" when missing."""
+    if not isinstance(grams, int | float) or isinstance(grams, bool):
+        return "—"
+    return f"{grams / 1000:,.2f}"
+
+
+def _parcel_row(row: Mapping[str, Any], carrier: str) -> tuple[float, Draw]:
+    """One parcel on the manifest: the ship-to wraps to two lines at most (the row grows),
+    every other cell takes one line; anything too long is cut with "…". The service is
+    printed without the carrier's name in front ("Ground" on a UPS manifest)."""
+    c_seq, c_track, c_service, c_order, c_to, c_kg, c_zone, c_cost = MANIFEST_COLUMNS
+    size = MANIFEST_SIZE
+    service = clean_text(row.get("service"))
+    if carrier and service.startswith(carrier + " "):
+        service = service[len(carrier) + 1 :]
+    texts = _Texts()
+    ship_to = wrap_text(clean_text(row.get("ship_to")).strip(), REGULAR, size, c_to.inner, 2)
+    for col, font, text in (
+        (c_seq, REGULAR, _number(row.get("seq"))),
+        (c_track, BOLD, clean_text(row.get("tracking_number"))),
+        (c_service, REGULAR, service),
+        (c_order, REGULAR, clean_text(row.get("order_number"))),
+        (c_to, REGULAR, ship_to[0] if ship_to else ""),
+        (c_kg, REGULAR, _kg(row.get("weight_g"))),
+        (c_zone, REGULAR, _number(row.get("zone"))),
+        (c_cost, REGULAR, _money(row.get("cost"))),
+    ):
+        texts.cell(col, font, size, 10.5, fit_text(text, font, size, col.inner))
+    for i, line in enumerate(ship_to[1:], 1):
+        texts.left(REGULAR, size, c_to.text_x, 10.5 + MANIFEST_LEADING * i, line)
+    height = MANIFEST_ROW_H + MANIFEST_LEADING * max(0, len(ship_to) - 1)
+
+    def draw(c: Canvas, y: float) -> None:
+        texts.draw(c, y)
+        _rule(c, y - height)
+
+    return height, draw
+
+
+def _signature_block(manifest_id: str, parcels: str) -> tuple[float, Draw]:
+    """A box for the driver to sign at pickup: signature, date/time, parcels received."""
+    box = _Texts()
+    box.left(BOLD, 10, LEFT + 10, 16, "Carrier pickup")
+    note = f"Received from the shipper: the parcels listed on manifest {manifest_id} ({parcels})."
+    box.left(REGULAR, 8.5, LEFT + 150, 16, fit_text(note, REGULAR, 8.5, CONTENT_W - 160))
+    x = LEFT + 10
+    lines = []
+    for label, width in SIGNATURE_FIELDS:
+        box.left(BOLD, 7.5, x, SIGNATURE_H - 10, label)
+        lines.append((x, width))
+        x += width + 15
+
+    def draw(c: Canvas, y: float) -> None:
+        c.setStrokeGray(0)
+        c.setLineWidth(0.8)
+        c.rect(LEFT, y - SIGNATURE_H, CONTENT_W, SIGNATURE_H, stroke=1, fill=0)
+        c.setLineWidth(0.6)
+        for lx, width in lines:
+            c.line(lx, y - SIGNATURE_H + 20, lx + width, y - SIGNATURE_H + 20)
+        box.draw(c, y)
+
+    return SIGNATURE_H, draw
+
+
+def render_manifest(path: Path, manifest: dict, rows: list[dict]) -> int:
+    """Write a carrier's end-of-day manifest to ``path``; returns the number of pages.
+
+    ``manifest``: manifest_id, carrier, warehouse_id, warehouse_name, ship_from (name,
+    address1, city, region, postal_code, country), manifest_date, cutoff, closed_at, parcels,
+    weight_g, billable_weight_g, total_cost (a money string), currency and services (service,
+    parcels, weight_g, cost: the per-service summary). ``rows``, one per parcel in the order
+    given: seq, tracking_number, service, order_number, shipment_id, parcel_id, ship_to (one
+    string), weight_g, billable_weight_g, zone and cost.
+
+    Page 1 carries the header (manifest id with its barcode, carrier, warehouse, manifest
+    date, cutoff, close time), the ship-from address, the totals (parcels, actual and
+    billable weight, cost) and the per-service summary. The parcel table follows (seq,
+    tracking number, service, order, ship-to, weight in kg, zone, cost), its title and
+    headings repeated on every page it runs onto, under a one-line header. The box the driver
+    signs at pickup (signature, date/time, parcels received) sits at the bottom of the last
+    page."""
+    manifest_id = clean_text(manifest.get("manifest_id"))
+    carrier = clean_text(manifest.get("carrier"))
+    currency = clean_text(manifest.get("currency")).strip()
+    warehouse = " · ".join(
+        s
+        for s in (
+            clean_text(manifest.get("warehouse_id")),
+            clean_text(manifest.get("warehouse_name")),
+        )
+        if s
+    )
+
+    # Page 1 header: text on the left, the manifest id's barcode on the right.
+    bar = _bar_width(manifest_id, HEADER_BAR_ROOM, HEADER_BAR_MAX)
+    bars_w = bar * _modules(manifest_id) if bar else 0.0
+    text_w = CONTENT_W - (bars_w + 12 if bar else 0)
+    head = _Texts()
+    head.left(BOLD, 16, LEFT, 14, fit_text(f"{MANIFEST_TITLE} — {carrier}", BOLD, 16, text_w))
+    head.left(BOLD, 12, LEFT, 31, fit_text(f"Manifest {manifest_id}", BOLD, 12, text_w))
+    info = [
+        f"Carrier {carrier} · warehouse {warehouse}",
+        f"Manifest date {clean_text(manifest.get('manifest_date'))} · "
+        f"cutoff {clean_text(manifest.get('cutoff'))}",
+        f"Closed at {clean_text(manifest.get('closed_at'))}",
+    ]
+    for i, text in enumerate(info):
+        head.left(REGULAR, 9, LEFT, 45 + 12 * i, fit_text(text, REGULAR, 9, text_w))
+    if bar:  # the manifest id in words under its barcode
+        hr = fit_text(manifest_id, REGULAR, 8, bars_w)
+        head.centre(REGULAR, 8, RIGHT - bars_w / 2, HEADER_BAR_HEIGHT + 9, hr)
+
+    # Under it: the ship-from address on the left, the totals on the right.
+    block = _Texts()
+    from_lines = _address_lines(manifest.get("ship_from"), with_company=False)
+    from_h = _address(block, "SHIP FROM", from_lines, LEFT, SUMMARY_X - LEFT - 20, 9)
+    block.left(BOLD, 7.5, SUMMARY_X, 7.5, "SUMMARY")
+    parcels = _number(manifest.get("parcels"))
+    totals = [
+        ("Parcels", parcels),
+        ("Total weight", _weight(manifest.get("weight_g"))),
+        ("Billable weight", _weight(manifest.get("billable_weight_g"))),
+        ("Total cost", _money(manifest.get("total_cost"), currency)),
+    ]
+    value_w = RIGHT - SUMMARY_VALUE_X
+    for i, (label, value) in enumerate(totals):
+        drop = 19 + 11.5 * i
+        block.left(REGULAR, 9, SUMMARY_X, drop, label)
+        block.left(BOLD, 9, SUMMARY_VALUE_X, drop, fit_text(value, BOLD, 9, value_w))
+    block_h = max(from_h, 12.0 + 11.5 * len(totals))
+    block_top = TOP - MANIFEST_HEADER_H - 8
+
+    continued = _Texts()
+    continued_text = f"{MANIFEST_TITLE} (continued) · {carrier} · manifest {manifest_id}"
+    continued.left(BOLD, 10, LEFT, 10, fit_text(continued_text, BOLD, 10, CONTENT_W))
+
+    def chrome(c: Canvas, number: int) -> None:
+        if number > 1:
+            continued.draw(c, TOP)
+            _rule(c, TOP - 16, 1.0, 0)
+            return
+        head.draw(c, TOP)
+        if bar:
+            _draw_barcode(
+                c, manifest_id, RIGHT - bars_w, TOP - HEADER_BAR_HEIGHT, bar, HEADER_BAR_HEIGHT
+            )
+        _rule(c, TOP - MANIFEST_HEADER_H + 4, 1.0, 0)
+        block.draw(c, block_top)
+
+    flow = _Flow(block_top - block_h - 12, TOP - CONTINUED_HEADER_H)
+
+    # Per-service summary.
+    services = manifest.get("services") or []
+    if services:
+        m_service, m_parcels, m_weight, m_cost = MANIFEST_SERVICE_COLUMNS
+        summary = [
+            _table_row(
+                [
+                    _cell(m_service, BOLD, s.get("service")),
+                    _cell(m_parcels, REGULAR, s.get("parcels")),
+                    _cell(m_weight, REGULAR, _weight(s.get("weight_g"))),
+                    _cell(m_cost, REGULAR, _money(s.get("cost"), currency)),
+                ]
+            )
+            for s in services
+        ]
+        _table(flow, "By service", MANIFEST_SERVICE_COLUMNS, summary)
+        flow.add(*_spacer(8.0))
+
+    # The parcels, in the order given.
+    parcel_rows = [_parcel_row(row, carrier) for row in rows] or [
+        _table_row([(MANIFEST_COLUMNS[1], OBLIQUE, ["No parcels on this manifest."])])
+    ]
+    note = "Weights are actual weights in kg"
+    note += f"; costs in {currency}." if currency else "."
+    _table(flow, f"Parcels ({len(rows):,})", MANIFEST_COLUMNS, parcel_rows, note)
+
+    # Signed by the driver at pickup, at the bottom of the last page.
+    flow.add_at_bottom(*_signature_block(manifest_id, f"{parcels} parcel(s)"))
+
+    footer = " · ".join(s for s in ("Carrier manifest", manifest_id, carrier, warehouse) if s)
+    return _write(
+        path,
+        title=f"Carrier manifest — {carrier} — {manifest_id}",
+        subject=f"{carrier} end-of-day manifest {manifest_id} for {warehouse}",
+        footer=footer,
         pages=flow.pages,
         chrome=chrome,
     )

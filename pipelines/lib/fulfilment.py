@@ -61,7 +61,7 @@ CONFIG_FILE = "fulfilment.toml"
 DEFAULT_MAX_LINES = 120
 DEFAULT_MAX_SHIPMENTS = 40
 #: Orders whose committed allocations are released to the floor.
-RELEASABLE = ("allocated", "partially_allocated", "released")
+RELEASABLE = ("allocated", "partially_allocated", "released", "partially_shipped")
 _SERVICE_RANK = {"overnight": 0, "expedited": 1, "standard": 2}
 
 
@@ -454,7 +454,7 @@ def _release_waves(
     )
     # (Counted first: DuckDB's UPDATE ... RETURNING is slow on large tables.)
     moving = (
-        f"status <> 'released' AND order_key IN "
+        f"status NOT IN ('released', 'partially_shipped') AND order_key IN "
         f"(SELECT order_key FROM {SHIPMENTS.qualified} WHERE run_id = $run_id)"
     )
     params = {"run_id": run_id}

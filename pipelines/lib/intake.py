@@ -26,6 +26,7 @@ import polars as pl
 from pipelines.lib.channels import SNIFF_BYTES, ChannelAdapter, UnreadableFile, detect
 from pipelines.lib.channels.base import ADAPTER_LINE_COLUMNS, ADAPTER_ORDER_COLUMNS
 from pipelines.lib.schema import FILES, HOLD_DECISIONS, ORDER_EVENTS, ORDER_LINES, ORDERS
+from pipelines.lib.tracking_events import sniff as sniff_tracking
 from pipelines.lib.warehouse import MEMORY_LIMIT, scalar, transaction
 
 #: Order columns that are lineage, not content: a change in them alone is no update.
@@ -49,8 +50,17 @@ OTHER_STAGE_LAYOUTS: dict[str, frozenset[str]] = {
 }
 
 
+#: Carrier tracking files (tracker JSON or flat CSV, told by ``tracking_events.sniff``).
+TRACKING_LAYOUT = "tracking events"
+
+
 def other_stage_layout(head: bytes) -> str | None:
     """Name of the later-stage layout ``head`` is in, or None for anything else."""
+    tracking = sniff_tracking(head)
+    # (An order export never carries trackers, but a WooCommerce order's meta data could
+    # name a tracking code: JSON with line items stays an order file.)
+    if tracking == "tracking_csv" or (tracking == "tracker_json" and b'"line_items"' not in head):
+        return TRACKING_LAYOUT
     first = head.split(b"\n", 1)[0].decode("utf-8", "replace").strip().lstrip("\ufeff")
     columns = {c.strip().strip('"').lower() for c in first.split(",")}
     for name, needed in OTHER_STAGE_LAYOUTS.items():

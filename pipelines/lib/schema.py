@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 #: Bumped whenever a table or column is added; recorded in ``raw.schema_version``.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MONEY = "DECIMAL(18,2)"
 
@@ -165,14 +165,29 @@ MOVEMENT_REASONS = (
     "scrap",
 )
 #: committed holds stock for the line; released: it is in a pick wave (still holding the
-#: stock); cancelled (the order was cancelled) and withdrawn (the order changed, went back
+#: stock); shipped: it left on a closed manifest (a ship movement took it off on_hand and
+#: committed); cancelled (the order was cancelled) and withdrawn (the order changed, went back
 #: on hold, or the stock behind it was counted short) gave the stock back with a release
 #: movement.
-ALLOCATION_STATUSES = ("committed", "released", "cancelled", "withdrawn")
-#: Pick waves, their tasks and shipments move through these (parcels follow shipments).
-FULFILMENT_STATUSES = ("released", "picked", "packed", "cancelled")
+ALLOCATION_STATUSES = ("committed", "released", "shipped", "cancelled", "withdrawn")
+#: Pick waves, their tasks and shipments move through these (parcels follow shipments);
+#: shipped once their parcels are on a closed carrier manifest.
+FULFILMENT_STATUSES = ("released", "picked", "packed", "shipped", "cancelled")
+#: Where a shipped parcel (and so its shipment) is, from the carrier's tracking events.
+CARRIER_STATUSES = (
+    "shipped",
+    "in_transit",
+    "out_for_delivery",
+    "available_for_pickup",
+    "delivered",
+    "delivery_failed",
+    "returned_to_sender",
+    "exception",
+)
 #: Allocation statuses that hold stock (count as committed on the ledger).
 HOLDING_STOCK = ("committed", "released")
+#: Allocation statuses whose units are taken care of for their line (no longer open).
+COVERING = (*HOLDING_STOCK, "shipped")
 ALLOCATION_RULES = ("single", "split")
 BACKORDER_STATUSES = ("open", "filled", "cancelled")
 #: no_stock: not enough ATP anywhere; ship_complete: no single warehouse could fill the
@@ -540,6 +555,7 @@ WAVES = Table(
         Column("files_written_at", "TIMESTAMPTZ", "When its pick list and slips were written."),
         Column("pick_list_path", "VARCHAR", "The wave's pick list PDF."),
         Column("run_id", "VARCHAR", "Batch run that released it.", False),
+        Column("shipped_at", "TIMESTAMPTZ", "When its last live shipment left."),
     ),
     primary_key=("wave_id",),
 )
@@ -554,7 +570,15 @@ SHIPMENTS = Table(
         Column("order_key", "VARCHAR", "Order.", False),
         Column("warehouse_id", "VARCHAR", "Warehouse shipping it.", False),
         Column("tote", "VARCHAR", "Tote the picker puts its units in (T01 ...).", False),
-        Column("status", "VARCHAR", ", ".join(FULFILMENT_STATUSES) + ", shipped.", False),
+        Column(
+            "status",
+            "VARCHAR",
+            ", ".join(FULFILMENT_STATUSES)
+            + "; once shipped, the carrier's: "
+            + ", ".join(CARRIER_STATUSES[1:])
+            + ".",
+            False,
+        ),
         Column("lines", "BIGINT", "Pick tasks.", False),
         Column("units", "BIGINT", "Units.", False),
         Column("parcels", "BIGINT", "Parcels cartonization chose.", False),
@@ -563,6 +587,20 @@ SHIPMENTS = Table(
         Column("cancelled_at", "TIMESTAMPTZ", "When it was cancelled (order cancelled)."),
         Column("packing_slip_path", "VARCHAR", "Its packing slip PDF."),
         Column("run_id", "VARCHAR", "Batch run that released it.", False),
+        Column("shipped_at", "TIMESTAMPTZ", "Carrier cutoff whose manifest took it."),
+        Column(
+            "promised_delivery_date",
+            "DATE",
+            "Latest promised delivery date of its parcels (ship date + promised business days).",
+        ),
+        Column("delivered_at", "TIMESTAMPTZ", "When its last parcel was delivered."),
+        Column(
+            "delayed_at",
+            "TIMESTAMPTZ",
+            "When it was found late: not delivered by promised_delivery_date + grace days, "
+            "or delivered after it. Null when on time.",
+        ),
+        Column("status_at", "TIMESTAMPTZ", "Time of the carrier event behind its status."),
     ),
     primary_key=("shipment_id",),
 )
@@ -610,10 +648,131 @@ PARCELS = Table(
         Column("width_mm", "BIGINT", "Width, mm.", False),
         Column("height_mm", "BIGINT", "Height, mm.", False),
         Column("contents", "VARCHAR", "SKU x quantity, e.g. 'SKU-00001 x2; SKU-00007 x1'.", False),
-        Column("status", "VARCHAR", ", ".join(FULFILMENT_STATUSES) + ", shipped.", False),
+        Column(
+            "status",
+            "VARCHAR",
+            ", ".join(FULFILMENT_STATUSES)
+            + "; once shipped, the carrier's: "
+            + ", ".join(CARRIER_STATUSES[1:])
+            + ".",
+            False,
+        ),
         Column("run_id", "VARCHAR", "Batch run that made it.", False),
+        Column("carrier", "VARCHAR", "Carrier chosen by rate shopping."),
+        Column("service", "VARCHAR", "Service chosen (carriers.csv)."),
+        Column("service_code", "VARCHAR", "The carrier's code for the service."),
+        Column("zone", "INTEGER", "Rating zone from the warehouse to the ship-to (9: abroad)."),
+        Column("billable_weight_g", "BIGINT", "max(weight, dimensional weight), grams."),
+        Column("rate", MONEY, "Price of the chosen service (USD, rate_cards.csv)."),
+        Column("transit_days", "INTEGER", "Business days the chosen service takes."),
+        Column("promised_days", "INTEGER", "Business days promised (service level, ship_by)."),
+        Column("meets_sla", "BOOLEAN", "False when no service keeps the promise."),
+        Column("rating_reason", "VARCHAR", "Why this service won (see oms.rate_quotes)."),
+        Column("rating_warning", "VARCHAR", "Promise missed, or no service can carry it."),
+        Column("rated_at", "TIMESTAMPTZ", "When it was rated."),
+        Column("ship_date", "DATE", "Local date of the cutoff it leaves at."),
+        Column(
+            "promised_delivery_date", "DATE", "ship_date + promised_days business days (Mon-Fri)."
+        ),
+        Column("tracking_serial", "BIGINT", "Serial behind the tracking number (per carrier)."),
+        Column("tracking_number", "VARCHAR", "Carrier tracking number with its check digit."),
+        Column("labelled_at", "TIMESTAMPTZ", "When the label was made."),
+        Column("label_path", "VARCHAR", "Label PDF holding its label (the .zpl lies beside)."),
+        Column("voided_at", "TIMESTAMPTZ", "When its label was voided (parcel cancelled)."),
+        Column("manifest_id", "VARCHAR", "Carrier manifest that took it."),
+        Column("shipped_at", "TIMESTAMPTZ", "Carrier cutoff it left at."),
+        Column("status_at", "TIMESTAMPTZ", "Time of the carrier event behind its status."),
+        Column("status_detail", "VARCHAR", "The carrier's message for that event."),
+        Column("delivered_at", "TIMESTAMPTZ", "When the carrier delivered it."),
     ),
     primary_key=("parcel_id",),
+)
+
+MANIFESTS = Table(
+    "oms",
+    "manifests",
+    "End-of-day carrier manifests: one per carrier, warehouse and cutoff, closed at the cutoff.",
+    (
+        Column("manifest_id", "VARCHAR", "M-<carrier>-<warehouse>-<local date>-<nn>.", False),
+        Column("carrier", "VARCHAR", "Carrier picking the parcels up.", False),
+        Column("warehouse_id", "VARCHAR", "Warehouse shipping them.", False),
+        Column("manifest_date", "DATE", "Local date of the cutoff.", False),
+        Column("cutoff_at", "TIMESTAMPTZ", "Carrier cutoff (UTC) the parcels left at.", False),
+        Column("parcels", "BIGINT", "Parcels on it.", False),
+        Column("weight_g", "BIGINT", "Their actual weight, grams.", False),
+        Column("billable_weight_g", "BIGINT", "Their billable weight, grams.", False),
+        Column("total_cost", MONEY, "Sum of their rates (USD).", False),
+        Column("closed_at", "TIMESTAMPTZ", "When the batch closed it.", False),
+        Column("csv_path", "VARCHAR", "Its CSV."),
+        Column("pdf_path", "VARCHAR", "Its PDF summary."),
+        Column("files_written_at", "TIMESTAMPTZ", "When its files were written."),
+        Column("run_id", "VARCHAR", "Batch run that closed it.", False),
+    ),
+    primary_key=("manifest_id",),
+)
+
+RATE_QUOTES = Table(
+    "oms",
+    "rate_quotes",
+    "Every service considered for a parcel, priced and ranked: why the chosen one won.",
+    (
+        Column("parcel_id", "VARCHAR", "Parcel rated.", False),
+        Column("carrier", "VARCHAR", "Carrier.", False),
+        Column("service", "VARCHAR", "Service.", False),
+        Column("zone", "INTEGER", "Zone.", False),
+        Column("billable_weight_g", "BIGINT", "max(weight, dimensional weight) with this carrier."),
+        Column("price", MONEY, "Price (USD); null when the service cannot carry the parcel."),
+        Column("transit_days", "INTEGER", "Business days in transit."),
+        Column("meets_sla", "BOOLEAN", "True when it keeps the promise.", False),
+        Column("eligible", "BOOLEAN", "False when it cannot carry the parcel.", False),
+        Column("rank", "INTEGER", "1 = chosen; null when not eligible."),
+        Column("why_not", "VARCHAR", "Why it lost (null for the winner)."),
+        Column("rated_at", "TIMESTAMPTZ", "When.", False),
+        Column("run_id", "VARCHAR", "Batch run that rated it.", False),
+    ),
+    primary_key=("parcel_id", "carrier", "service"),
+)
+
+TRACKING_EVENTS = Table(
+    "oms",
+    "tracking_events",
+    "Carrier tracking events of our parcels, each stored once (by event_key).",
+    (
+        Column("event_key", "VARCHAR", "Hash of tracking number, status, time and message.", False),
+        Column("tracking_number", "VARCHAR", "Tracking number.", False),
+        Column("parcel_id", "VARCHAR", "Our parcel.", False),
+        Column("carrier", "VARCHAR", "Carrier as the file named it."),
+        Column(
+            "status", "VARCHAR", "Canonical carrier status (pre_transit, delivered, ...).", False
+        ),
+        Column("raw_status", "VARCHAR", "Status as the file gave it."),
+        Column("status_detail", "VARCHAR", "The carrier's finer status."),
+        Column("occurred_at", "TIMESTAMPTZ", "When it happened (UTC).", False),
+        Column("location", "VARCHAR", "City, ST ZIP, country."),
+        Column("message", "VARCHAR", "The carrier's message."),
+        Column("recorded_at", "TIMESTAMPTZ", "When the batch stored it.", False),
+        *_lineage(),
+    ),
+    primary_key=("event_key",),
+)
+
+TRACKING_QUARANTINE = Table(
+    "quality",
+    "tracking_quarantine",
+    "Tracking events that match none of our labels, kept with the reason, never applied.",
+    (
+        Column("event_key", "VARCHAR", "Hash of tracking number, status, time and message.", False),
+        Column("tracking_number", "VARCHAR", "Tracking number.", False),
+        Column("carrier", "VARCHAR", "Carrier as the file named it."),
+        Column("status", "VARCHAR", "Canonical carrier status.", False),
+        Column("raw_status", "VARCHAR", "Status as the file gave it."),
+        Column("occurred_at", "TIMESTAMPTZ", "When it happened (UTC).", False),
+        Column("message", "VARCHAR", "The carrier's message."),
+        Column("reason", "VARCHAR", "Why it was not applied.", False),
+        Column("quarantined_at", "TIMESTAMPTZ", "When.", False),
+        *_lineage(),
+    ),
+    primary_key=("event_key",),
 )
 
 TABLES: tuple[Table, ...] = (
@@ -633,6 +792,10 @@ TABLES: tuple[Table, ...] = (
     SHIPMENTS,
     PICK_TASKS,
     PARCELS,
+    MANIFESTS,
+    RATE_QUOTES,
+    TRACKING_EVENTS,
+    TRACKING_QUARANTINE,
 )
 SCHEMAS: tuple[str, ...] = ("raw", "oms", "quality", "analytics")
 

@@ -15,7 +15,9 @@ import polars as pl
 import pytest
 
 from pipelines.lib.brokering import AllocationStageResult, run_allocation_stage
+from pipelines.lib.fulfilment import FulfilmentResult, run_fulfilment_stage
 from pipelines.lib.inventory import InventoryResult, ingest_stock_files
+from pipelines.lib.shipping import ShippingResult, run_shipping_stage
 from pipelines.lib.warehouse import frame
 from tests.orders import REFERENCE, T0
 from tests.unit.quality.conftest import Platform
@@ -122,6 +124,29 @@ class StockPlatform(Platform):
         return run_allocation_stage(
             self.con,
             reference_dir=self.reference,
+            run_id=f"run{self.runs}",
+            now=at or T0 + timedelta(minutes=self.runs),
+        )
+
+    def fulfil(self, at: datetime | None = None) -> FulfilmentResult:
+        self.runs += 1
+        return run_fulfilment_stage(
+            self.con,
+            reference_dir=self.reference,
+            outbox=self.outbox,
+            run_id=f"run{self.runs}",
+            now=at or T0 + timedelta(minutes=self.runs),
+        )
+
+    def ship(self, at: datetime | None = None) -> ShippingResult:
+        self.runs += 1
+        return run_shipping_stage(
+            self.con,
+            reference_dir=self.reference,
+            inbox=self.inbox,
+            archive_dir=self.archive,
+            rejected_dir=self.rejected,
+            outbox=self.outbox,
             run_id=f"run{self.runs}",
             now=at or T0 + timedelta(minutes=self.runs),
         )

@@ -12,7 +12,6 @@ from pipelines.lib.fulfilment import (
     FulfilmentSettings,
     next_cutoff,
     plan_waves,
-    run_fulfilment_stage,
     walk_sequence,
 )
 from tests.orders import T0, good_line, good_order
@@ -99,14 +98,7 @@ def _allocated_orders(stock, orders: list[tuple[str, dict, list[tuple[str, int]]
 
 
 def fulfil(stock, at: datetime | None = None):
-    stock.runs += 1
-    return run_fulfilment_stage(
-        stock.con,
-        reference_dir=stock.reference,
-        outbox=stock.outbox,
-        run_id=f"run{stock.runs}",
-        now=at or T0 + timedelta(minutes=stock.runs),
-    )
+    return stock.fulfil(at)
 
 
 def test_committed_allocations_become_waves_tasks_parcels_and_paper(stock):
