@@ -1,7 +1,8 @@
-"""Benchmark: shipping — rate shopping and shipping labels (issue 7's bars).
+"""Benchmark: shipping — rate shopping, shipping labels and tracking events (issue 7's bars).
 
     uv run python benchmarks/bench_shipping.py [--runs 3] [--seed 7] [--case NAME ...]
-        [--parcels 100000] [--pdf-labels 2000] [--zpl-labels 100000] [--wave 60] [--no-write]
+        [--parcels 100000] [--pdf-labels 2000] [--zpl-labels 100000] [--wave 60]
+        [--tracking-parcels 185000] [--no-write]
 
 Cases (``CASES`` below; each is a function that runs its child ``--runs`` times and returns
 the lines of its part of the section):
@@ -11,6 +12,8 @@ the lines of its part of the section):
   the stage writes them (bar ≥ 100 labels/s).
 - ``labels_zpl``: ``render_labels_zpl`` plus writing the text, one file per wave
   (bar ≥ 5,000 labels/s).
+- ``tracking``: ``pipelines.lib.shipping.run_shipping_stage`` on a warehouse of 185,000 shipped
+  parcels with about 1.1M carrier events waiting in 4 inbox files (bar ≤ 20 s per 1M events).
 
 Every run is a fresh process (``harness.run_child``; its peak RSS is its own) that builds its
 input from a fixed seed with this module's ``make_*`` functions (not timed) and then times only
@@ -52,6 +55,7 @@ SHIP_DATE = date(2026, 11, 24)  # a Tuesday: ship_by windows cross a weekend
 BAR_RATING_SECONDS = 10.0
 BAR_PDF_LABELS_PER_SECOND = 100.0
 BAR_ZPL_LABELS_PER_SECOND = 5_000.0
+BAR_TRACKING_SECONDS = 20.0  # per 1,000,000 events applied
 
 # --------------------------------------------------------------------------------------------
 # Inputs (built in the child, never timed)
@@ -378,6 +382,210 @@ def child_labels_zpl(n: str, wave: str, seed: str, out: str) -> dict:
     }
 
 
+def make_shipped_warehouse(path: Path, n: int, seed: int):
+    """A fresh warehouse holding ``n`` shipped parcels (one per order and shipment), as the
+    manifest close leaves them; returns the parcels frame the tracking generator wants."""
+    from datetime import UTC, datetime, timedelta
+
+    import polars as pl
+
+    from pipelines.lib.reference import read_reference
+    from pipelines.lib.schema import MANIFESTS, ORDERS, PARCELS, SHIPMENTS
+    from pipelines.lib.tracking_numbers import make_tracking_numbers
+    from pipelines.lib.warehouse import connect, migrate
+
+    rng = random.Random(seed)
+    shipped_at = datetime(2026, 11, 16, 22, 0, tzinfo=UTC)  # a Monday cutoff
+    houses = read_reference(REFERENCE, "warehouses")
+    cities = [
+        ("Austin", "TX", "78701"),
+        ("Denver", "CO", "80202"),
+        ("Boston", "MA", "02108"),
+        ("Seattle", "WA", "98101"),
+        ("Miami", "FL", "33101"),
+        ("Chicago", "IL", "60601"),
+    ]
+    carriers = ["USPS"] * 6 + ["FedEx"] * 3 + ["UPS"]
+    picks = [rng.choice(carriers) for _ in range(n)]
+    numbers: list[str | None] = [None] * n
+    for carrier, code in (("USPS", "GroundAdvantage"), ("FedEx", "FEDEX_GROUND"), ("UPS", "03")):
+        idx = [i for i, c in enumerate(picks) if c == carrier]
+        for i, number in zip(
+            idx, make_tracking_numbers(carrier, code, list(range(1, len(idx) + 1))), strict=True
+        ):
+            numbers[i] = number
+    keys = [f"bench:{i}" for i in range(n)]
+    where = [rng.choice(cities) for _ in range(n)]
+    transit = [rng.choice([2, 3, 4, 5]) for _ in range(n)]
+    wh = [houses["warehouse_id"][rng.randrange(houses.height)] for _ in range(n)]
+    promised = [(shipped_at + timedelta(days=7)).date()] * n
+    orders = pl.DataFrame(
+        {
+            "order_key": keys,
+            "channel": "shopify",
+            "source_format": "bench",
+            "external_order_id": [str(i) for i in range(n)],
+            "ordered_at": shipped_at,
+            "status": "shipped",
+            "service_level": "standard",
+            "ship_complete": False,
+            "received_at": shipped_at,
+            "updated_at": shipped_at,
+            "source_file": "bench",
+            "source_row": 1,
+            "run_id": "setup",
+            "ship_city": [w[0] for w in where],
+            "ship_region": [w[1] for w in where],
+            "ship_postal_code": [w[2] for w in where],
+            "ship_country": "US",
+        }
+    )
+    shipment_ids = [f"W-BENCH-{i:07d}-T01" for i in range(n)]
+    shipments = pl.DataFrame(
+        {
+            "shipment_id": shipment_ids,
+            "wave_id": "W-BENCH",
+            "order_key": keys,
+            "warehouse_id": wh,
+            "tote": "T01",
+            "status": "shipped",
+            "lines": 1,
+            "units": 1,
+            "parcels": 1,
+            "weight_g": 900,
+            "released_at": shipped_at,
+            "run_id": "setup",
+            "shipped_at": shipped_at,
+            "promised_delivery_date": promised,
+        }
+    )
+    parcels = pl.DataFrame(
+        {
+            "parcel_id": [f"{s}-P1" for s in shipment_ids],
+            "shipment_id": shipment_ids,
+            "parcel_no": 1,
+            "ship_alone": False,
+            "units": 1,
+            "items_weight_g": 800,
+            "weight_g": 900,
+            "length_mm": 300,
+            "width_mm": 200,
+            "height_mm": 100,
+            "contents": "SKU-00001 x1",
+            "status": "shipped",
+            "run_id": "setup",
+            "carrier": picks,
+            "tracking_number": numbers,
+            "manifest_id": "M-BENCH",
+            "shipped_at": shipped_at,
+            "transit_days": transit,
+            "promised_delivery_date": promised,
+        }
+    )
+    manifest = pl.DataFrame(
+        {
+            "manifest_id": ["M-BENCH"],
+            "carrier": ["USPS"],
+            "warehouse_id": ["WH-NJ"],
+            "manifest_date": [shipped_at.date()],
+            "cutoff_at": [shipped_at],
+            "parcels": [n],
+            "weight_g": [900 * n],
+            "billable_weight_g": [900 * n],
+            "total_cost": [0],
+            "closed_at": [shipped_at],
+            "files_written_at": [shipped_at],
+            "run_id": ["setup"],
+        }
+    )
+    with connect(path) as con:
+        migrate(con)
+        for table, rows in (
+            (ORDERS, orders),
+            (SHIPMENTS, shipments),
+            (PARCELS, parcels),
+            (MANIFESTS, manifest),
+        ):
+            con.register("rows", table.conform(rows).to_arrow())
+            con.execute(f"INSERT INTO {table.qualified} BY NAME SELECT * FROM rows")
+            con.unregister("rows")
+        con.execute("CHECKPOINT")
+    origins = houses.select(
+        "warehouse_id",
+        pl.col("city").alias("origin_city"),
+        pl.col("region").alias("origin_region"),
+        pl.col("postal_code").alias("origin_postal_code"),
+    )
+    return (
+        parcels.select(
+            "tracking_number",
+            "carrier",
+            "shipped_at",
+            "transit_days",
+            "promised_delivery_date",
+            "shipment_id",
+        )
+        .with_columns(
+            pl.Series("warehouse_id", wh),
+            pl.Series("ship_city", [w[0] for w in where]),
+            pl.Series("ship_region", [w[1] for w in where]),
+            pl.Series("ship_postal_code", [w[2] for w in where]),
+            pl.lit("US").alias("ship_country"),
+        )
+        .join(origins, on="warehouse_id", how="left", maintain_order="left")
+    )
+
+
+def child_tracking(n: str, seed: str, out: str) -> dict:
+    """Apply the carriers' tracking files for ``n`` shipped parcels (about 5.4 events each,
+    spread over 4 files with repeats and strangers) through the whole shipping stage."""
+    from datetime import UTC, datetime
+
+    from pipelines.lib.generator.tracking import tracking_timelines, write_tracking_files
+    from pipelines.lib.shipping import run_shipping_stage
+    from pipelines.lib.warehouse import connect
+
+    folder = Path(out)
+    inbox = folder / "inbox"
+    parcels = make_shipped_warehouse(folder / "oms.duckdb", int(n), int(seed))
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    events = tracking_timelines(parcels, now=now, seed=int(seed))
+    written = write_tracking_files(events, inbox, seed=int(seed), files=4, stamp="bench")
+    rows = sum(written.rows_per_file)
+    del parcels, events
+    before = _hwm_kib()
+    with connect(folder / "oms.duckdb") as con:
+        began = time.perf_counter()
+        result = run_shipping_stage(
+            con,
+            reference_dir=REFERENCE,
+            inbox=inbox,
+            archive_dir=folder / "archive",
+            rejected_dir=folder / "rejected",
+            outbox=folder / "outbox",
+            run_id="bench",
+            now=now,
+        )
+        seconds = time.perf_counter() - began
+    return {
+        "seconds": seconds,
+        "input_peak_kib": before,
+        "rows": rows,
+        "events_new": result.events_new,
+        "events_duplicate": result.events_duplicate,
+        "events_quarantined": result.events_quarantined,
+        "parcels_updated": result.parcels_updated,
+        "orders_delivered": result.orders_delivered,
+        "shipments_delayed": result.shipments_delayed,
+        "bytes": written_bytes(folder),
+        "stage_seconds": result.seconds,
+    }
+
+
+def written_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in (folder / "archive").rglob("*") if p.is_file())
+
+
 _CHILD = """
 import sys
 sys.path.insert(0, "benchmarks")
@@ -518,18 +726,66 @@ def case_labels_zpl(args: argparse.Namespace) -> list[str]:
     )
 
 
+def case_tracking(args: argparse.Namespace) -> list[str]:
+    runs = _runs(
+        "tracking",
+        "child_tracking",
+        args,
+        str(args.tracking_parcels),
+        str(args.seed),
+        out_dir=True,
+    )
+    median = statistics.median(r["seconds"] for r in runs)
+    peak = max(r["peak_rss_kib"] for r in runs)
+    last = runs[-1]
+    rate = last["rows"] / median
+    rows = "\n".join(
+        f"| {i + 1} | {r['seconds']:.2f} | {r['stage_seconds']['tracking_files']:.2f} | "
+        f"{r['stage_seconds']['tracking']:.2f} | {r['cpu_seconds']:.1f} | "
+        f"{mib(r['peak_rss_kib'])} |"
+        for i, r in enumerate(runs)
+    )
+    bar = BAR_TRACKING_SECONDS * last["rows"] / 1_000_000
+    return [
+        "### Tracking events",
+        "",
+        f"`run_shipping_stage` on a warehouse of {args.tracking_parcels:,} shipped parcels"
+        f" whose carriers sent **{last['rows']:,} event rows** in 4 inbox files"
+        f" ({last['bytes'] / 1024**2:,.0f} MiB: two EasyPost tracker JSON lists, two flat"
+        " CSVs; made by `pipelines/lib/generator/tracking.py`, out of order across files,"
+        f" {last['events_duplicate']:,} repeats, {last['events_quarantined']:,} events of"
+        " unknown numbers). Timed: the whole stage: hashing, reading and storing the files,"
+        " moving them to the archive, applying the latest event per parcel, delivering"
+        " orders and flagging delays.",
+        "",
+        f"- **Median {under(median, bar)}** (the bar scaled to {last['rows']:,} rows from"
+        f" 20 s per 1,000,000), about {rate:,.0f} events/s. Peak RSS {mib(peak)} MiB.",
+        f"- Outcome: {last['events_new']:,} events stored, {last['parcels_updated']:,} parcels"
+        f" moved, {last['orders_delivered']:,} orders delivered,"
+        f" {last['shipments_delayed']:,} shipments flagged late.",
+        "- The files are read by an in-memory DuckDB (`read_json` with declared columns,"
+        " `read_csv`), vectorised; the row-by-row Python reader took about 3.5 times as"
+        " long (27 s for the same input in a first measurement) and is kept for files the"
+        " vectorised path cannot take exactly, where it gives the precise error.",
+        "",
+        "| run | stage s | files s | apply s | CPU s | peak RSS MiB |",
+        "|---|---|---|---|---|---|",
+        rows,
+    ]
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
     run: Callable[[argparse.Namespace], list[str]]
 
 
-#: The measured cases, in section order. Next: applying 1,000,000 tracking events through the
-#: shipping stage (issue 7).
+#: The measured cases, in section order.
 CASES: list[Case] = [
     Case("rating", case_rating),
     Case("labels_pdf", case_labels_pdf),
     Case("labels_zpl", case_labels_zpl),
+    Case("tracking", case_tracking),
 ]
 
 
@@ -541,6 +797,9 @@ def main() -> None:
     parser.add_argument("--pdf-labels", type=int, default=2_000)
     parser.add_argument("--zpl-labels", type=int, default=100_000)
     parser.add_argument("--wave", type=int, default=60, help="labels per file")
+    parser.add_argument(
+        "--tracking-parcels", type=int, default=185_000, help="about 5.4 events each"
+    )
     parser.add_argument(
         "--case",
         action="append",
@@ -559,7 +818,8 @@ def main() -> None:
     command = (
         f"uv run python benchmarks/bench_shipping.py --runs {args.runs} --seed {args.seed} "
         f"--parcels {args.parcels} --pdf-labels {args.pdf_labels} "
-        f"--zpl-labels {args.zpl_labels} --wave {args.wave}"
+        f"--zpl-labels {args.zpl_labels} --wave {args.wave} "
+        f"--tracking-parcels {args.tracking_parcels}"
     )
     text = "\n\n".join(
         [

@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -201,6 +201,23 @@ def run(
             soft_wrap=True,
             highlight=False,
         )
+    labels = materialized.get("rate_quotes", {})
+    manifests = materialized.get("manifests", {})
+    if labels.get("labelled") or manifests.get("manifests"):
+        console.print(
+            f"labels: {labels.get('labelled', 0):,} parcels (PDF and ZPL beside the pick "
+            f"lists); manifests closed: {manifests.get('manifests', 0):,} "
+            f"({manifests.get('parcels_shipped', 0):,} parcels shipped)",
+            soft_wrap=True,
+            highlight=False,
+        )
+    if labels.get("unlabelled"):
+        console.print(
+            f"[yellow]parcels no service can carry: {labels['unlabelled']:,}[/] (see "
+            "oms.parcels.rating_warning)",
+            soft_wrap=True,
+            highlight=False,
+        )
     holds = materialized.get("order_holds", {})
     if holds.get("open_holds"):
         console.print(
@@ -255,6 +272,19 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
             soft_wrap=True,
             highlight=False,
         )
+    ship = counts["shipping"]
+    if ship:
+        console.print(
+            f"parcels: {ship['parcels_labelled_waiting']:,} labelled waiting for the cutoff, "
+            f"{ship['parcels_unlabelled']:,} no service can carry, "
+            f"{ship['parcels_on_the_way']:,} on the way, {ship['parcels_delivered']:,} "
+            f"delivered, {ship['parcels_with_exceptions']:,} with carrier exceptions; "
+            f"manifests: {ship['manifests']:,}; shipments delayed: "
+            f"{ship['shipments_delayed']:,}; tracking events quarantined: "
+            f"{ship['tracking_events_quarantined']:,}",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 @app.command()
@@ -304,6 +334,45 @@ def holds(
         + ", ".join(f"{k} {v:,}" for k, v in sorted(by_reason.items(), key=lambda kv: -kv[1]))
     )
     console.print(f"read from: {source}")
+
+
+@app.command("demo-tracking")
+def demo_tracking(
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Report what carriers would know by this ISO time (default: now)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+) -> None:
+    """Write carrier tracking files for every shipped parcel into the inbox (demo data:
+    late, failed, out-of-order and repeated events, and a few strangers)."""
+    from pipelines.lib.generator.tracking import write_demo_tracking
+    from pipelines.lib.warehouse import connect
+
+    settings = get_settings()
+    try:
+        moment = datetime.fromisoformat(as_of) if as_of else datetime.now(UTC)
+    except ValueError:
+        raise typer.BadParameter(f"--as-of is not an ISO time: {as_of!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if not settings.warehouse_path.exists():
+        err.print("no warehouse yet: run `make run` first", highlight=False)
+        raise typer.Exit(2)
+    with connect(settings.warehouse_path, read_only=True) as con:
+        written = write_demo_tracking(
+            con, settings.inbox, settings.reference_dir, now=moment, seed=seed
+        )
+    if written is None:
+        console.print("no shipped parcel has tracking events yet (manifests close at the cutoff)")
+        return
+    console.print(
+        f"wrote {len(written.paths)} tracking files to {settings.inbox}: {written.events:,} "
+        f"events, {written.duplicates:,} repeated, {written.unknown:,} of unknown parcels; "
+        "the next `oms run` applies them",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 @app.command()

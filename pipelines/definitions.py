@@ -3,7 +3,15 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from pipelines.defs import analytics, automation, fulfilment, intake, inventory, quality
+from pipelines.defs import (
+    analytics,
+    automation,
+    fulfilment,
+    intake,
+    inventory,
+    quality,
+    shipping,
+)
 from pipelines.defs.resources import folders_resource, warehouse_resource
 from pipelines.project import get_settings
 
@@ -17,6 +25,7 @@ def build_definitions() -> dg.Definitions:
             inventory.inventory_movements,
             inventory.allocation,
             fulfilment.fulfilment,
+            shipping.shipping,
             analytics.dbt_models,
             analytics.reporting_snapshot,
         ],

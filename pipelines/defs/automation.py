@@ -5,12 +5,13 @@ import dagster as dg
 order_batch = dg.define_asset_job(
     "order_batch",
     selection=dg.AssetSelection.groups(
-        "intake", "quality", "inventory", "allocation", "fulfilment", "analytics"
+        "intake", "quality", "inventory", "allocation", "fulfilment", "shipping", "analytics"
     ),
     description=(
         "The whole batch: inbox → canonical orders → validation (ready / on_hold) → "
         "stock ledger → allocation (commit / backorder) → waves, pick lists, cartons, packing "
-        "slips → analytics → reporting snapshot."
+        "slips → rating, labels, manifests at the carrier cutoff, tracking events → analytics → "
+        "reporting snapshot."
     ),
     tags={"oms/writer": "true"},
 )

@@ -16,7 +16,8 @@ ORPHAN_TASKS_SQL = """
     LEFT JOIN oms.allocations a ON a.allocation_id = t.task_id
     WHERE t.status <> 'cancelled'
       AND (s.shipment_id IS NULL OR s.wave_id <> t.wave_id OR s.order_key <> t.order_key
-           OR a.quantity <> t.quantity OR a.status <> 'released')
+           OR a.quantity <> t.quantity
+           OR a.status <> CASE t.status WHEN 'shipped' THEN 'shipped' ELSE 'released' END)
 """
 
 

@@ -28,6 +28,25 @@ INVENTORY_SQL = """
         (SELECT count(*) FROM oms.reorder_report) AS skus_to_reorder
 """
 
+#: Shipping figures ``oms status`` shows.
+SHIPPING_SQL = """
+    SELECT
+        (SELECT count(*) FROM oms.parcels WHERE status IN ('released', 'picked', 'packed')
+            AND tracking_number IS NOT NULL) AS parcels_labelled_waiting,
+        (SELECT count(*) FROM oms.parcels WHERE status IN ('released', 'picked', 'packed')
+            AND tracking_number IS NULL AND rating_warning IS NOT NULL) AS parcels_unlabelled,
+        (SELECT count(*) FROM oms.manifests) AS manifests,
+        (SELECT count(*) FROM oms.parcels WHERE manifest_id IS NOT NULL
+            AND status NOT IN ('delivered', 'cancelled')) AS parcels_on_the_way,
+        (SELECT count(*) FROM oms.parcels WHERE status = 'delivered') AS parcels_delivered,
+        (SELECT count(*) FROM oms.parcels
+            WHERE status IN ('delivery_failed', 'returned_to_sender', 'exception'))
+            AS parcels_with_exceptions,
+        (SELECT count(*) FROM oms.shipments WHERE delayed_at IS NOT NULL
+            AND status <> 'delivered') AS shipments_delayed,
+        (SELECT count(*) FROM quality.tracking_quarantine) AS tracking_events_quarantined
+"""
+
 
 def _counts(
     source: str,
@@ -35,6 +54,7 @@ def _counts(
     lines: int,
     files: dict[str, int],
     inventory: dict[str, object] | None = None,
+    shipping: dict[str, object] | None = None,
 ) -> dict[str, object]:
     return {
         "source": source,
@@ -43,13 +63,15 @@ def _counts(
         "orders_by_status": {s: by_status.get(s, 0) for s in ORDER_STATUSES},
         "files": files,
         "inventory": inventory or {},
+        "shipping": shipping or {},
     }
 
 
-def _inventory(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+def _figures(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, object]:
+    """One row of figures by name; empty when the tables predate the stage."""
     try:
-        cursor = con.execute(INVENTORY_SQL)
-    except duckdb.CatalogException:  # a snapshot published before the inventory stage
+        cursor = con.execute(sql)
+    except duckdb.CatalogException:  # e.g. a snapshot published before the stage existed
         return {}
     row = cursor.fetchall()[0]
     return dict(zip([d[0] for d in cursor.description], row, strict=True))
@@ -69,7 +91,14 @@ def _read(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, object]:
             con.execute("SELECT status, count(*) FROM raw.files GROUP BY status").fetchall()
         )
     lines = scalar(con, "SELECT count(*) FROM oms.order_lines")
-    return _counts(source, by_status, lines, files, _inventory(con))
+    return _counts(
+        source,
+        by_status,
+        lines,
+        files,
+        _figures(con, INVENTORY_SQL),
+        _figures(con, SHIPPING_SQL),
+    )
 
 
 def _live_or_snapshot(

@@ -43,3 +43,18 @@ def test_validation_suites_show_as_asset_checks_on_the_holds():
 def test_dbt_tests_show_as_asset_checks():
     checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert "unique_stg_oms__orders_order_key" in checks
+
+
+def test_shipping_runs_in_the_batch_and_dbt_reads_what_it_writes():
+    job = defs.resolve_job_def("order_batch")
+    graph = defs.resolve_asset_graph()
+    shipping_keys = {"rate_quotes", "manifests", "tracking_events", "tracking_quarantine"}
+    assert shipping_keys <= {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+    assert dg.AssetKey("parcels") in graph.get(dg.AssetKey("rate_quotes")).parent_keys
+    events = graph.get(dg.AssetKey(["analytics", "stg_oms__tracking_events"]))
+    assert dg.AssetKey("tracking_events") in events.parent_keys
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    assert {
+        ("rate_quotes", "tracking_numbers_unique"),
+        ("manifests", "shipped_stock_booked"),
+    } <= checks

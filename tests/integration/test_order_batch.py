@@ -1,19 +1,24 @@
-"""The batch end to end on a temporary warehouse: inbox → orders → validation → dbt → page."""
+"""The batch end to end on a temporary warehouse: inbox → orders → validation → stock →
+allocation → waves → labels → (a later cutoff: manifests; carrier events) → dbt → pages."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipelines.defs import analytics, fulfilment, intake, inventory, quality
+from pipelines.defs import analytics, fulfilment, intake, inventory, quality, shipping
 from pipelines.defs.resources import folders_resource, warehouse_resource
 from pipelines.lib.generator import generate
-from pipelines.lib.warehouse import connect, scalar
+from pipelines.lib.generator.tracking import write_demo_tracking
+from pipelines.lib.shipping import STATUS_OF_EVENT, run_shipping_stage
+from pipelines.lib.warehouse import connect, frame, scalar
 from pipelines.project import DASHBOARDS_DIR
 
 ASSETS = [
@@ -22,6 +27,7 @@ ASSETS = [
     inventory.inventory_movements,
     inventory.allocation,
     fulfilment.fulfilment,
+    shipping.shipping,
     analytics.dbt_models,
     analytics.reporting_snapshot,
 ]
@@ -251,3 +257,102 @@ def test_released_stock_is_in_waves_with_pick_lists_and_packing_slips(batch):
     assert all(Path(path).exists() for (path,) in slips)
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["tasks_match_allocations"].passed
+
+
+def test_every_parcel_in_a_wave_is_rated_and_labelled(batch):
+    settings, _, _, result = batch
+    with connect(settings.warehouse_path, read_only=True) as con:
+        parcels = frame(
+            con,
+            "SELECT p.*, s.wave_id, s.warehouse_id FROM oms.parcels p "
+            "JOIN oms.shipments s USING (shipment_id) WHERE p.status <> 'cancelled'",
+        )
+        quotes = scalar(
+            con,
+            "SELECT count(DISTINCT parcel_id) FROM oms.rate_quotes WHERE rank = 1",
+        )
+    assert parcels.height > 0
+    assert parcels["tracking_number"].null_count() == 0
+    assert parcels["tracking_number"].n_unique() == parcels.height
+    assert quotes == parcels.height
+    for (wave_id, warehouse), group in parcels.group_by("wave_id", "warehouse_id"):
+        label_pdf = Path(group["label_path"][0])
+        assert label_pdf.parent.parent.name == warehouse
+        assert set(group["label_path"]) == {str(label_pdf)}
+        assert label_pdf.name == f"{wave_id}_labels.pdf" and label_pdf.exists()
+        zpl = label_pdf.with_suffix(".zpl").read_text("utf-8")
+        assert zpl.count("^XA") == group.height
+        assert all(number in zpl for number in group["tracking_number"])
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["tracking_numbers_unique"].passed
+    assert checks["shipped_stock_booked"].passed
+
+
+def _ship(settings, now):
+    with connect(settings.warehouse_path) as con:
+        return run_shipping_stage(
+            con,
+            reference_dir=settings.reference_dir,
+            inbox=settings.inbox,
+            archive_dir=settings.archive,
+            rejected_dir=settings.rejected,
+            outbox=settings.outbox,
+            run_id=f"later-{now:%Y%m%d%H%M}",
+            now=now,
+        )
+
+
+def test_at_the_cutoff_manifests_ship_and_carrier_events_deliver(batch):
+    # (Runs last: it moves the module's warehouse past the cutoffs.)
+    settings = batch[0]
+    with connect(settings.warehouse_path, read_only=True) as con:
+        last_cutoff = scalar(con, "SELECT max(cutoff_at) FROM oms.waves")
+        labelled = scalar(con, "SELECT count(*) FROM oms.parcels WHERE tracking_number IS NOT NULL")
+    closed = _ship(settings, last_cutoff + timedelta(minutes=1))
+    assert closed.manifests > 0 and closed.parcels_shipped == labelled
+    with connect(settings.warehouse_path, read_only=True) as con:
+        assert scalar(con, shipping.UNSHIPPED_STOCK_SQL) == 0
+        assert scalar(con, inventory.UNACCOUNTED_SQL) == 0
+        assert scalar(con, "SELECT count(*) FROM oms.orders WHERE status = 'released'") == 0
+        manifests = frame(con, "SELECT * FROM oms.manifests")
+        assert manifests["parcels"].sum() == labelled
+        assert all(Path(p).exists() for p in manifests["pdf_path"])
+        assert all(Path(p).exists() for p in manifests["csv_path"])
+        ship_units = -scalar(
+            con, "SELECT sum(on_hand_delta) FROM oms.inventory_movements WHERE reason = 'ship'"
+        )
+        shipped_units = scalar(
+            con, "SELECT sum(quantity) FROM oms.allocations WHERE status = 'shipped'"
+        )
+        assert ship_units == shipped_units > 0
+
+    # Ten days on, the carriers have reported (late, failed, repeated, out of order, strangers).
+    later = last_cutoff + timedelta(days=10)
+    with connect(settings.warehouse_path, read_only=True) as con:
+        written = write_demo_tracking(con, settings.inbox, settings.reference_dir, now=later)
+    assert written is not None and written.duplicates > 0
+    applied = _ship(settings, later)
+    assert [f.status for f in applied.tracking_files] == ["processed"] * len(written.paths)
+    assert applied.events_new == written.events
+    assert applied.events_quarantined == written.unknown
+    expected = written.latest.select(
+        "tracking_number", pl.col("status").replace_strict(STATUS_OF_EVENT).alias("expected")
+    )
+    with connect(settings.warehouse_path, read_only=True) as con:
+        parcels = frame(
+            con, "SELECT tracking_number, status FROM oms.parcels WHERE manifest_id IS NOT NULL"
+        )
+        not_delivered = scalar(
+            con,
+            """
+            SELECT count(*) FROM oms.orders o WHERE o.status = 'delivered' AND EXISTS (
+                SELECT 1 FROM oms.shipments s
+                WHERE s.order_key = o.order_key AND s.status NOT IN ('delivered', 'cancelled'))
+            """,
+        )
+        delivered_orders = scalar(con, "SELECT count(*) FROM oms.orders WHERE status = 'delivered'")
+        delayed = scalar(con, "SELECT count(*) FROM oms.shipments WHERE delayed_at IS NOT NULL")
+    compared = parcels.join(expected, on="tracking_number", how="left")
+    assert compared.filter(pl.col("status") != pl.col("expected")).is_empty()
+    assert not_delivered == 0 and delivered_orders == applied.orders_delivered > 0
+    assert delayed == applied.shipments_delayed > 0  # the late and lost ones

@@ -315,3 +315,74 @@ def test_sniff_rejects_other_real_samples(samples_dir: Path) -> None:
     for path in sorted(samples_dir.iterdir()):
         if path.name.startswith(("shopify", "woocommerce", "amazon")):
             assert sniff(path.read_bytes()[:4096]) is None, path.name
+
+
+# --------------------------------------------------------------------------- two readers
+
+
+def _both_readers(path: Path) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+    """(vectorised rows or None when it hands over, row-by-row rows) of one file."""
+    from pipelines.lib import tracking_events as te
+
+    text = path.read_bytes().decode("utf-8-sig")
+    layout = "tracker_json" if text.lstrip()[:1] in ("{", "[") else "tracking_csv"
+    rows = te._tracker_rows(text) if layout == "tracker_json" else te._csv_rows(text)
+    return te._fast_rows(path, layout, text), te._slow_rows(rows)
+
+
+def test_the_vectorised_reader_reads_clean_files_exactly_as_the_row_reader(
+    tmp_path: Path, samples_dir: Path
+) -> None:
+    from pipelines.lib.generator.tracking import tracking_timelines, write_tracking_files
+    from tests.unit.test_tracking_generator import NOW, make_parcels
+
+    events = tracking_timelines(make_parcels(300, seed=4), now=NOW, seed=9)
+    written = write_tracking_files(events, tmp_path / "gen", seed=9, files=4, stamp="t")
+    lines = tmp_path / "lines.jsonl"
+    lines.write_text(
+        "\n".join(
+            json.dumps(t)
+            for t in (
+                tracker("AAA1", [detail("2024-05-01T08:00:00+02:00", "In Transit", "  Hub  ")]),
+                tracker("AAA2", [], updated_at="", created_at="2024-05-01 09:30:00"),
+                tracker("AAA3", [detail("2024-05-01T10:00:00.25Z", "canceled", city="Köln")]),
+            )
+        ),
+        encoding="utf-8",
+    )
+    single = write(tmp_path, "one.json", json.dumps(tracker("BBB1", [detail("2024-05-02")])))
+    clean = [*written.paths, samples_dir / "easypost_1.json", lines, single]
+    for path in clean:
+        fast, slow = _both_readers(path)
+        assert fast is not None, path.name
+        assert fast.equals(slow), path.name
+        assert read_tracking_file(path).equals(slow)
+
+
+def test_files_the_vectorised_reader_cannot_take_go_the_row_by_row_way(tmp_path: Path) -> None:
+    basic_time = write(
+        tmp_path, "basic.csv", CSV_HEADER + "1Z1,UPS,delivered,20240502T101500Z,,Left\n"
+    )
+    blank_line = write(
+        tmp_path,
+        "blank.csv",
+        CSV_HEADER + "1Z1,UPS,in_transit,2024-05-02T08:00:00Z,,a\n , , , , , \n"
+        "1Z1,UPS,delivered,2024-05-02T10:00:00Z,,b\n",
+    )
+    for path in (basic_time, blank_line):
+        fast, slow = _both_readers(path)
+        assert fast is None, path.name
+        assert read_tracking_file(path).equals(slow)
+    assert read_tracking_file(basic_time)["occurred_at"].to_list() == [utc(2024, 5, 2, 10, 15)]
+    assert read_tracking_file(blank_line)["source_row"].to_list() == [1, 2]
+    missing_time = write(tmp_path, "missing.csv", CSV_HEADER + "1Z1,UPS,delivered,,,x\n")
+    assert _both_readers_fast_is_none(missing_time)
+    with pytest.raises(UnreadableTrackingFile, match=r"record 1 .*missing event time"):
+        read_tracking_file(missing_time)
+
+
+def _both_readers_fast_is_none(path: Path) -> bool:
+    from pipelines.lib import tracking_events as te
+
+    text = path.read_text(encoding="utf-8")
+    return te._fast_rows(path, "tracking_csv", text) is None

@@ -46,6 +46,34 @@ backorders as (
     group by order_key
 ),
 
+-- When the order's live (not cancelled) shipments left and arrived, and whether any is late.
+-- delivered_at only when every live shipment is delivered.
+shipments as (
+    select
+        order_key,
+        min(shipped_at) as first_shipped_at,
+        max(shipped_at) as last_shipped_at,
+        case
+            when bool_and(delivered_at is not null) then max(delivered_at)
+        end as delivered_at,
+        bool_or(is_delayed) as is_delayed
+    from {{ ref('stg_oms__shipments') }}
+    where status != 'cancelled'
+    group by order_key
+),
+
+-- What the carriers charge for the order: rates of its live (not cancelled) parcels.
+shipping_costs as (
+    select
+        shipments.order_key,
+        sum(parcels.rate) as shipping_cost
+    from {{ ref('stg_oms__parcels') }} as parcels
+    inner join {{ ref('stg_oms__shipments') }} as shipments
+        on parcels.shipment_id = shipments.shipment_id
+    where not parcels.is_cancelled
+    group by shipments.order_key
+),
+
 -- The columns fct_orders always had, first and unchanged.
 order_facts as (
     select
@@ -71,16 +99,34 @@ order_facts as (
     from orders
     left join lines on orders.order_key = lines.order_key
     left join holds on orders.order_key = holds.order_key
+),
+
+-- The stock columns, unchanged after the columns above.
+order_stock as (
+    select
+        order_facts.*,
+        backorders.promised_date,
+        allocations.allocation_rule,
+        coalesce(allocations.allocated_units, 0) as allocated_units,
+        coalesce(backorders.backordered_units, 0) as backordered_units,
+        coalesce(allocations.warehouse_count, 0) as warehouses,  -- noqa: RF04
+        coalesce(allocations.warehouse_count, 0) > 1 as is_split
+    from order_facts
+    left join allocations on order_facts.order_key = allocations.order_key
+    left join backorders on order_facts.order_key = backorders.order_key
 )
 
+-- Shipping columns last.
 select
-    order_facts.*,
-    backorders.promised_date,
-    allocations.allocation_rule,
-    coalesce(allocations.allocated_units, 0) as allocated_units,
-    coalesce(backorders.backordered_units, 0) as backordered_units,
-    coalesce(allocations.warehouse_count, 0) as warehouses,  -- noqa: RF04
-    coalesce(allocations.warehouse_count, 0) > 1 as is_split
-from order_facts
-left join allocations on order_facts.order_key = allocations.order_key
-left join backorders on order_facts.order_key = backorders.order_key
+    order_stock.*,
+    shipments.first_shipped_at,
+    shipments.last_shipped_at,
+    case
+        when order_stock.status in ('delivered', 'partially_returned', 'returned')
+            then shipments.delivered_at
+    end as delivered_at,
+    coalesce(shipping_costs.shipping_cost, 0) as shipping_cost,
+    coalesce(shipments.is_delayed, false) as is_delayed
+from order_stock
+left join shipments on order_stock.order_key = shipments.order_key
+left join shipping_costs on order_stock.order_key = shipping_costs.order_key

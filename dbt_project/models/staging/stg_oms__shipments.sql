@@ -15,5 +15,11 @@ select
     weight_g,
     released_at,
     cancelled_at,
-    run_id
+    run_id,
+    shipped_at,
+    promised_delivery_date,
+    delivered_at,
+    delayed_at,
+    status_at,
+    delayed_at is not null as is_delayed
 from source

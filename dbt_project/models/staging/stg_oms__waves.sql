@@ -15,5 +15,6 @@ select
     units,
     released_at,
     files_written_at,
-    run_id
+    run_id,
+    shipped_at
 from source

@@ -668,3 +668,44 @@ def _write_tracking_csv(part: pl.DataFrame, path: Path, rng: np.random.Generator
         status_detail="status_detail",
     )
     out.write_csv(path, line_terminator="\n")
+
+
+def shipped_parcels(con, reference_dir: Path) -> pl.DataFrame:
+    """The warehouse's shipped parcels as :func:`tracking_timelines` wants them (origin from
+    ``warehouses.csv``, destination from the order)."""
+    from pipelines.lib.reference import read_reference
+    from pipelines.lib.warehouse import frame
+
+    parcels = frame(
+        con,
+        """
+        SELECT p.tracking_number, p.carrier, p.shipped_at, p.transit_days,
+               p.promised_delivery_date, s.warehouse_id, o.ship_city, o.ship_region,
+               o.ship_postal_code, o.ship_country
+        FROM oms.parcels p
+        JOIN oms.shipments s USING (shipment_id)
+        JOIN oms.orders o ON o.order_key = s.order_key
+        WHERE p.manifest_id IS NOT NULL AND p.tracking_number IS NOT NULL
+        ORDER BY p.tracking_number
+        """,
+    )
+    origins = read_reference(reference_dir, "warehouses").select(
+        "warehouse_id",
+        pl.col("city").alias("origin_city"),
+        pl.col("region").alias("origin_region"),
+        pl.col("postal_code").alias("origin_postal_code"),
+    )
+    return parcels.join(origins, on="warehouse_id", how="left", maintain_order="left")
+
+
+def write_demo_tracking(
+    con, inbox: Path, reference_dir: Path, *, now: datetime, seed: int = 7, files: int = 4
+) -> TrackingFiles | None:
+    """Tracking files for every parcel the warehouse has shipped, as the carriers would have
+    reported them by ``now``; None when nothing has shipped (or nothing happened yet)."""
+    events = tracking_timelines(shipped_parcels(con, reference_dir), now=now, seed=seed)
+    if events.height < files:
+        return None
+    return write_tracking_files(
+        events, inbox, seed=seed, files=files, stamp=now.strftime("%Y%m%dT%H%M%S")
+    )
