@@ -611,8 +611,8 @@ def run_case_child(func: str, *args: str, out_dir: bool = False) -> dict:
 def under(seconds: float, bar: float) -> str:
     """'3.1 s, 3.2× under the bar' (or over it)."""
     if seconds <= bar:
-        return f"{seconds:.2f} s, {bar / seconds:.1f}× under the bar of {bar:g} s — meets it"
-    return f"{seconds:.2f} s, {seconds / bar:.1f}× over the bar of {bar:g} s — MISSES it"
+        return f"{seconds:.2f} s, {bar / seconds:.1f}× under the bar of {bar:.3g} s — meets it"
+    return f"{seconds:.2f} s, {seconds / bar:.1f}× over the bar of {bar:.3g} s — MISSES it"
 
 
 def above(rate: float, bar: float, unit: str) -> str:
@@ -764,9 +764,10 @@ def case_tracking(args: argparse.Namespace) -> list[str]:
         f" moved, {last['orders_delivered']:,} orders delivered,"
         f" {last['shipments_delayed']:,} shipments flagged late.",
         "- The files are read by an in-memory DuckDB (`read_json` with declared columns,"
-        " `read_csv`), vectorised; the row-by-row Python reader took about 3.5 times as"
-        " long (27 s for the same input in a first measurement) and is kept for files the"
-        " vectorised path cannot take exactly, where it gives the precise error.",
+        " `read_csv`), vectorised: about 3 times faster than the row-by-row Python reader"
+        " (2.3 s against 6.7 s for one 150 MiB JSON file; with that reader the whole stage"
+        " took 27 s on this input). The row reader is kept for files the vectorised path"
+        " cannot take exactly, where it gives the precise error.",
         "",
         "| run | stage s | files s | apply s | CPU s | peak RSS MiB |",
         "|---|---|---|---|---|---|",

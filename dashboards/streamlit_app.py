@@ -12,5 +12,6 @@ st.set_page_config(page_title="OMS dashboards", layout="wide")
 pages = [
     st.Page("app_pages/overview.py", title="Overview", default=True),
     st.Page("app_pages/inventory.py", title="Inventory"),
+    st.Page("app_pages/shipping.py", title="Shipping"),
 ]
 st.navigation(pages).run()

@@ -45,6 +45,14 @@ def test_oms_run_makes_demo_data_runs_the_batch_and_a_second_run_changes_nothing
     stock = counts["inventory"]
     assert stock["units_committed"] > 0 and stock["open_backorders"] > 0
     assert stock["units_on_hand"] >= stock["units_committed"]
+    # Every released parcel is labelled; manifests wait for the carrier cutoff (still ahead).
+    assert "labels: " in first.output and "PDF and ZPL" in first.output
+    shipping = counts["shipping"]
+    assert shipping["parcels_labelled_waiting"] > 0
+    assert shipping["manifests"] == shipping["parcels_on_the_way"] == 0
+    nothing_yet = runner.invoke(app, ["demo-tracking"])
+    assert nothing_yet.exit_code == 0
+    assert "no shipped parcel has tracking events yet" in nothing_yet.output
 
     # The run was recorded in the persistent Dagster home (what `make ui` shows).
     with dg.DagsterInstance.get() as instance:
