@@ -86,9 +86,7 @@ if mix is None or mix.is_empty():
 else:
     chart = (
         alt.Chart(
-            mix.select(
-                "carrier", "service", "parcels", pl.col("cost").cast(pl.Float64)
-            ).to_pandas()
+            mix.select("carrier", "service", "parcels", pl.col("cost").cast(pl.Float64)).to_pandas()
         )
         .mark_bar()
         .encode(
@@ -147,9 +145,7 @@ default = first["parcel_id"][0] if first is not None and first.height else None
 if default is None:
     st.info("No parcel has rate quotes yet.")
     st.stop()
-wanted = st.text_input(
-    "Parcel id or tracking number", value=default, key="quote_parcel"
-).strip()
+wanted = st.text_input("Parcel id or tracking number", value=default, key="quote_parcel").strip()
 parcel = data.query(
     "SELECT parcel_id, tracking_number, carrier, service, rate, promised_days, "
     "rating_reason, rating_warning, status FROM analytics.fct_parcels "
@@ -166,11 +162,14 @@ quotes = data.query(
     "WHERE parcel_id = ? ORDER BY quote_rank NULLS LAST, price NULLS LAST, carrier, service",
     (chosen["parcel_id"],),
 )
-service = (
-    f"{chosen['carrier']} {chosen['service']} at ${chosen['rate']:,.2f}"
-    if chosen["carrier"]
-    else "no service"
-)
+if chosen["carrier"]:
+    # Service names usually carry the carrier's name ("UPS Ground"); don't say it twice.
+    name = chosen["service"]
+    if not name.startswith(chosen["carrier"]):
+        name = f"{chosen['carrier']} {name}"
+    service = f"{name} at ${chosen['rate']:,.2f}"
+else:
+    service = "no service"
 st.markdown(
     f"Parcel **{chosen['parcel_id']}** (tracking {chosen['tracking_number'] or '—'}, "
     f"status {chosen['status']}): **{service}** — {chosen['rating_reason'] or 'not rated'}."
