@@ -8,6 +8,7 @@ endif
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 DAGSTER_PORT ?= 3000
 STREAMLIT_PORT ?= 8501
+TRACKING_PORT ?= 8502
 
 .PHONY: run test lint sync ui bench clean-data
 
@@ -36,9 +37,12 @@ ui: sync
 	@mkdir -p "$(DAGSTER_HOME)"
 	@echo "Dagster UI:  http://127.0.0.1:$(DAGSTER_PORT)"
 	@echo "Dashboards:  http://127.0.0.1:$(STREAMLIT_PORT)"
+	@echo "Order tracking page (for customers): http://127.0.0.1:$(TRACKING_PORT)"
 	@trap 'kill 0' EXIT INT TERM; \
 	$(UV) run streamlit run dashboards/streamlit_app.py --server.headless true \
 		--server.address 127.0.0.1 --server.port $(STREAMLIT_PORT) & \
+	$(UV) run streamlit run dashboards/tracking_app.py --server.headless true \
+		--server.address 127.0.0.1 --server.port $(TRACKING_PORT) & \
 	$(UV) run dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DAGSTER_PORT)
 
 ## Every benchmark; each rewrites its section of benchmarks/RESULTS.md.

@@ -32,6 +32,19 @@ def _connection(path: str, version: int) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def has_snapshot() -> bool:
+    return _version() is not None
+
+
+def cursor() -> duckdb.DuckDBPyConnection | None:
+    """A fresh cursor on the current snapshot (close it after use), for queries that must not
+    be cached across sessions (a customer's order lookup); None without a snapshot."""
+    version = _version()
+    if version is None:
+        return None
+    return _connection(str(snapshot_path()), version).cursor()
+
+
 @st.cache_data(ttl=60, show_spinner=False)
 def _query(sql: str, params: tuple, path: str, version: int) -> pl.DataFrame:
     return _connection(path, version).sql(sql, params=list(params)).pl()

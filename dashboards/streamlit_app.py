@@ -13,5 +13,6 @@ pages = [
     st.Page("app_pages/overview.py", title="Overview", default=True),
     st.Page("app_pages/inventory.py", title="Inventory"),
     st.Page("app_pages/shipping.py", title="Shipping"),
+    st.Page("app_pages/track_order.py", title="Track an order"),
 ]
 st.navigation(pages).run()

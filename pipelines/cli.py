@@ -218,6 +218,16 @@ def run(
             soft_wrap=True,
             highlight=False,
         )
+    messages = materialized.get("notifications", {})
+    if messages.get("queued_now") or messages.get("sent") or messages.get("failed"):
+        console.print(
+            f"customer messages: {messages.get('queued_now', 0):,} new in "
+            f"{settings.outbox / 'mail'} (.eml); sent {messages.get('sent', 0):,}, failed "
+            f"{messages.get('failed', 0):,}; still queued {messages.get('outbox_queued', 0):,}"
+            " (SMTP is off unless data/reference/notifications.toml switches it on)",
+            soft_wrap=True,
+            highlight=False,
+        )
     holds = materialized.get("order_holds", {})
     if holds.get("open_holds"):
         console.print(
@@ -285,6 +295,23 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
             soft_wrap=True,
             highlight=False,
         )
+    outbox = counts["outbox"]
+    if outbox:
+        console.print(
+            f"customer messages: {outbox['queued']:,} queued ({outbox['retrying']:,} "
+            f"retrying), {outbox['sent']:,} sent, {outbox['failed']:,} failed, "
+            f"{outbox['skipped']:,} skipped",
+            soft_wrap=True,
+            highlight=False,
+        )
+        for failure in outbox["recent_failures"]:
+            console.print(
+                f"  failed: {failure['kind']} ({failure['channel']}) for "
+                f"{failure['order_key']} to {failure['recipient']} after "
+                f"{failure['attempts']} attempt(s): {failure['last_error']}",
+                soft_wrap=True,
+                highlight=False,
+            )
 
 
 @app.command()

@@ -6,6 +6,7 @@ from dagster_dbt import DbtCliResource
 from pipelines.defs import (
     analytics,
     automation,
+    communication,
     fulfilment,
     intake,
     inventory,
@@ -26,6 +27,7 @@ def build_definitions() -> dg.Definitions:
             inventory.allocation,
             fulfilment.fulfilment,
             shipping.shipping,
+            communication.notifications,
             analytics.dbt_models,
             analytics.reporting_snapshot,
         ],

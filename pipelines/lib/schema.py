@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 #: Bumped whenever a table or column is added; recorded in ``raw.schema_version``.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 MONEY = "DECIMAL(18,2)"
 
@@ -184,6 +184,11 @@ CARRIER_STATUSES = (
     "returned_to_sender",
     "exception",
 )
+#: A customer notification's life: queued (rendered, waiting to be sent or for a gateway),
+#: sent, failed (permanently, or after the last attempt), skipped (never to be sent: no
+#: address, no consent, the order moved on).
+NOTIFICATION_STATUSES = ("queued", "sent", "failed", "skipped")
+NOTIFICATION_CHANNELS = ("email", "sms")
 #: Allocation statuses that hold stock (count as committed on the ledger).
 HOLDING_STOCK = ("committed", "released")
 #: Allocation statuses whose units are taken care of for their line (no longer open).
@@ -775,6 +780,37 @@ TRACKING_QUARANTINE = Table(
     primary_key=("event_key",),
 )
 
+NOTIFICATIONS = Table(
+    "oms",
+    "notifications",
+    "The customer message outbox: one row per (order, kind, channel), however often the "
+    "batch runs or the event repeats.",
+    (
+        Column("notification_id", "VARCHAR", "md5 of order_key | kind | channel.", False),
+        Column("order_key", "VARCHAR", "Order the message is about.", False),
+        Column("kind", "VARCHAR", "order_confirmed, action_needed, shipped, ... (docs).", False),
+        Column("channel", "VARCHAR", ", ".join(NOTIFICATION_CHANNELS) + ".", False),
+        Column("event_id", "VARCHAR", "The order event that called for it.", False),
+        Column("event_at", "TIMESTAMPTZ", "When that event happened.", False),
+        Column("recipient", "VARCHAR", "Email address or phone number (null: none known)."),
+        Column("language", "VARCHAR", "Language of the text (from the ship-to country)."),
+        Column("locale", "VARCHAR", "Locale dates and money are formatted in."),
+        Column("subject", "VARCHAR", "Email subject (SMS: null)."),
+        Column("sms_parts", "INTEGER", "SMS: parts the text is split into."),
+        Column("status", "VARCHAR", ", ".join(NOTIFICATION_STATUSES) + ".", False),
+        Column("skip_reason", "VARCHAR", "Why it is skipped."),
+        Column("attempts", "INTEGER", "Delivery attempts so far.", False),
+        Column("last_error", "VARCHAR", "The last delivery error (e.g. 451 4.3.0 ...)."),
+        Column("last_attempt_at", "TIMESTAMPTZ", "When delivery was last tried."),
+        Column("next_attempt_at", "TIMESTAMPTZ", "Not to be tried before (after a 4xx)."),
+        Column("sent_at", "TIMESTAMPTZ", "When the server accepted it."),
+        Column("file_path", "VARCHAR", "The .eml (email) or .txt (SMS) in data/outbox."),
+        Column("created_at", "TIMESTAMPTZ", "When the batch rendered it.", False),
+        Column("run_id", "VARCHAR", "Batch run that rendered it.", False),
+    ),
+    primary_key=("notification_id",),
+)
+
 TABLES: tuple[Table, ...] = (
     FILES,
     ORDERS,
@@ -796,6 +832,7 @@ TABLES: tuple[Table, ...] = (
     RATE_QUOTES,
     TRACKING_EVENTS,
     TRACKING_QUARANTINE,
+    NOTIFICATIONS,
 )
 SCHEMAS: tuple[str, ...] = ("raw", "oms", "quality", "analytics")
 

@@ -47,6 +47,23 @@ SHIPPING_SQL = """
         (SELECT count(*) FROM quality.tracking_quarantine) AS tracking_events_quarantined
 """
 
+#: The customer message outbox ``oms status`` shows.
+OUTBOX_SQL = """
+    SELECT
+        count(*) FILTER (WHERE status = 'queued') AS queued,
+        count(*) FILTER (WHERE status = 'sent') AS sent,
+        count(*) FILTER (WHERE status = 'failed') AS failed,
+        count(*) FILTER (WHERE status = 'skipped') AS skipped,
+        count(*) FILTER (WHERE status = 'queued' AND attempts > 0) AS retrying
+    FROM oms.notifications
+"""
+#: The latest failed messages with their errors.
+FAILURES_SQL = """
+    SELECT order_key, kind, channel, recipient, attempts, last_error, last_attempt_at
+    FROM oms.notifications WHERE status = 'failed'
+    ORDER BY last_attempt_at DESC NULLS LAST, notification_id LIMIT 5
+"""
+
 
 def _counts(
     source: str,
@@ -55,6 +72,7 @@ def _counts(
     files: dict[str, int],
     inventory: dict[str, object] | None = None,
     shipping: dict[str, object] | None = None,
+    outbox: dict[str, object] | None = None,
 ) -> dict[str, object]:
     return {
         "source": source,
@@ -64,6 +82,7 @@ def _counts(
         "files": files,
         "inventory": inventory or {},
         "shipping": shipping or {},
+        "outbox": outbox or {},
     }
 
 
@@ -98,7 +117,19 @@ def _read(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, object]:
         files,
         _figures(con, INVENTORY_SQL),
         _figures(con, SHIPPING_SQL),
+        _outbox(con),
     )
+
+
+def _outbox(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    figures = _figures(con, OUTBOX_SQL)
+    if figures:
+        cursor = con.execute(FAILURES_SQL)
+        names = [d[0] for d in cursor.description]
+        figures["recent_failures"] = [
+            dict(zip(names, row, strict=True)) for row in cursor.fetchall()
+        ]
+    return figures
 
 
 def _live_or_snapshot(

@@ -50,6 +50,9 @@ def test_oms_run_makes_demo_data_runs_the_batch_and_a_second_run_changes_nothing
     shipping = counts["shipping"]
     assert shipping["parcels_labelled_waiting"] > 0
     assert shipping["manifests"] == shipping["parcels_on_the_way"] == 0
+    outbox = counts["outbox"]
+    assert outbox["queued"] > 0 and outbox["sent"] == outbox["failed"] == 0  # SMTP off
+    assert "customer messages: " in first.output
     nothing_yet = runner.invoke(app, ["demo-tracking"])
     assert nothing_yet.exit_code == 0
     assert "no shipped parcel has tracking events yet" in nothing_yet.output

@@ -58,3 +58,10 @@ def test_shipping_runs_in_the_batch_and_dbt_reads_what_it_writes():
         ("rate_quotes", "tracking_numbers_unique"),
         ("manifests", "shipped_stock_booked"),
     } <= checks
+
+
+def test_customer_messages_follow_shipping_in_the_batch():
+    job = defs.resolve_job_def("order_batch")
+    graph = defs.resolve_asset_graph()
+    assert "notifications" in {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+    assert dg.AssetKey("tracking_events") in graph.get(dg.AssetKey("notifications")).parent_keys

@@ -13,7 +13,15 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipelines.defs import analytics, fulfilment, intake, inventory, quality, shipping
+from pipelines.defs import (
+    analytics,
+    communication,
+    fulfilment,
+    intake,
+    inventory,
+    quality,
+    shipping,
+)
 from pipelines.defs.resources import folders_resource, warehouse_resource
 from pipelines.lib.generator import generate
 from pipelines.lib.generator.tracking import write_demo_tracking
@@ -28,6 +36,7 @@ ASSETS = [
     inventory.allocation,
     fulfilment.fulfilment,
     shipping.shipping,
+    communication.notifications,
     analytics.dbt_models,
     analytics.reporting_snapshot,
 ]
@@ -356,3 +365,35 @@ def test_at_the_cutoff_manifests_ship_and_carrier_events_deliver(batch):
     assert compared.filter(pl.col("status") != pl.col("expected")).is_empty()
     assert not_delivered == 0 and delivered_orders == applied.orders_delivered > 0
     assert delayed == applied.shipments_delayed > 0  # the late and lost ones
+
+
+def test_customers_get_one_message_per_event_kind_in_the_outbox(batch):
+    settings, _, _, result = batch
+    with connect(settings.warehouse_path, read_only=True) as con:
+        rows = frame(con, "SELECT * FROM oms.notifications")
+        confirmed = scalar(
+            con,
+            "SELECT count(DISTINCT order_key) FROM oms.order_events WHERE event = 'ready'",
+        )
+        on_hold_payment = scalar(
+            con,
+            "SELECT count(DISTINCT h.order_key) FROM oms.order_holds h "
+            "JOIN oms.orders o USING (order_key) WHERE h.resolved_at IS NULL "
+            "AND h.reason IN ('AWAITING_PAYMENT', 'INCORRECT_ADDRESS') AND h.severity = 'hold' "
+            "AND o.status = 'on_hold' AND trim(coalesce(o.email, '')) <> ''",
+        )
+    assert rows["notification_id"].n_unique() == rows.height
+    kinds = rows.group_by("kind").len()
+    by_kind = dict(kinds.iter_rows())
+    assert by_kind["order_confirmed"] == confirmed
+    queued_actions = rows.filter(
+        (pl.col("kind") == "action_needed") & (pl.col("status") == "queued")
+    ).height
+    assert queued_actions == on_hold_payment
+    queued = rows.filter(pl.col("status") == "queued")
+    assert queued.height > 0 and set(queued["channel"]) == {"email"}  # SMS off by default
+    assert all(Path(p).exists() and p.endswith(".eml") for p in queued["file_path"])
+    skipped = rows.filter(pl.col("status") == "skipped")
+    assert skipped["skip_reason"].null_count() == 0
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["every_message_has_its_file"].passed

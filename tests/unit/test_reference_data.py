@@ -73,6 +73,7 @@ def test_readme_documents_every_column_of_every_file():
         "allocation.toml": ["allocation"],
         "fulfilment.toml": ["waves", "cartonization"],
         "shipping.toml": ["delays", "labels"],
+        "notifications.toml": ["messages", "sms", "smtp"],
     }
     assert set(documented) == {*FILES, *settings_files}
     for name in FILES:
