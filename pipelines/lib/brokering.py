@@ -171,6 +171,8 @@ def _release_stock(
 ) -> None:
     a, o, lines = ALLOCATIONS.qualified, ORDERS.qualified, ORDER_LINES.qualified
     live = f"FROM {a} a JOIN {o} o USING (order_key) WHERE a.status = 'committed'"
+    # Committed allocations (not on the floor yet) of every order still taking stock: also
+    # released and partially shipped ones, whose later lines are allocated as usual.
     steps = [
         (  # also stock already in a pick wave: the fulfilment stage cancels its tasks
             "cancelled",
@@ -185,21 +187,22 @@ def _release_stock(
         (
             "withdrawn",
             f"SELECT a.allocation_id, 'fulfilled by the channel' AS why {live} "
-            f"AND o.fulfilled_by_channel AND o.status IN ({_ALLOCATABLE_SQL})",
+            f"AND o.fulfilled_by_channel AND o.status IN ({_OPEN_SQL})",
         ),
         (
             "withdrawn",
             f"""
             SELECT a.allocation_id, 'order line changed' AS why
-            FROM (
-                SELECT *, sum(quantity) OVER (PARTITION BY order_key, line_no) AS line_units
-                FROM {a} WHERE status = 'committed'
-            ) a
+            FROM {a} a
+            JOIN (
+                SELECT order_key, line_no, sum(quantity) AS line_units FROM {a}
+                WHERE status IN ({_COVERING_SQL}) GROUP BY ALL
+            ) covered USING (order_key, line_no)
             JOIN {o} o USING (order_key)
             LEFT JOIN {lines} l USING (order_key, line_no)
-            WHERE o.status IN ({_ALLOCATABLE_SQL})
+            WHERE a.status = 'committed' AND o.status IN ({_OPEN_SQL})
               AND (l.order_key IS NULL OR l.sku IS DISTINCT FROM a.sku
-                   OR NOT l.requires_shipping OR l.quantity < a.line_units)
+                   OR NOT l.requires_shipping OR l.quantity < covered.line_units)
             """,
         ),
         (
@@ -233,7 +236,7 @@ def _release_stock(
                                 o.ordered_at DESC, a.order_key DESC, a.line_no DESC
                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
             FROM {a} a JOIN pos p USING (warehouse_id, sku) JOIN {o} o USING (order_key)
-            WHERE a.status = 'committed' AND o.status IN ({_ALLOCATABLE_SQL})
+            WHERE a.status = 'committed' AND o.status IN ({_OPEN_SQL})
         )
         SELECT allocation_id, 'stock counted short' AS why FROM ranked
         WHERE coalesce(before, 0) < excess
@@ -248,7 +251,7 @@ def _ship_channel_fulfilled(con: duckdb.DuckDBPyConnection, run_id: str, now: da
         con,
         f"""
         SELECT order_key, channel_status FROM {ORDERS.qualified}
-        WHERE fulfilled_by_channel AND status IN ({_ALLOCATABLE_SQL})
+        WHERE fulfilled_by_channel AND status IN ({_ALLOCATABLE_SQL}, 'partially_shipped')
         """,
     )
     if keys.is_empty():

@@ -749,6 +749,17 @@ def _format_named_address(value: str) -> str:
     return formataddr((name, f"{local}@{domain}"), charset="utf-8")
 
 
+def address_problem(value: str | None) -> str | None:
+    """Why ``value`` cannot be the recipient of a message :func:`build_eml` writes, or None."""
+    if value is None or not value.strip():
+        return "no email address"
+    try:
+        _format_address(value.strip())
+    except ValueError as exc:
+        return f"unusable email address: {exc}"
+    return None
+
+
 @lru_cache(maxsize=1024)
 def _date_header(value: _datetime) -> str:
     return _rfc2822_date(value)

@@ -40,8 +40,14 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from pipelines.lib.mailer import MailSettings, Outgoing, deliver, load_mail_settings
-from pipelines.lib.messages import SMS_KINDS, TRANSACTIONAL, Renderer, build_eml
+from pipelines.lib.mailer import Delivery, MailSettings, Outgoing, deliver, load_mail_settings
+from pipelines.lib.messages import (
+    SMS_KINDS,
+    TRANSACTIONAL,
+    Renderer,
+    address_problem,
+    build_eml,
+)
 from pipelines.lib.order_lookup import tracking_url
 from pipelines.lib.reference import read_settings
 from pipelines.lib.schema import (
@@ -355,8 +361,8 @@ def _skip_reason(
         return "nothing waits for stock any more"
     if kind not in TRANSACTIONAL and not order["accepts_marketing"]:
         return "no marketing consent (accepts_marketing is not true)"
-    if channel == "email" and not (order["email"] or "").strip():
-        return "no email address"
+    if channel == "email" and (problem := address_problem(order["email"])):
+        return problem
     if channel == "sms" and not (order["phone"] or "").strip():
         return "no phone number"
     return None
@@ -375,7 +381,19 @@ class _Writer:
 
     def write(self, row: dict, order: dict, facts: dict[str, Any], renderer: Renderer) -> dict:
         """Render one message, write its file (directly: a file whose row was never stored
-        is written again by the next run), and return the row's rendered fields."""
+        is written again by the next run), and return the row's rendered fields. A message
+        that cannot be rendered or written comes back failed with the error (the others go
+        on)."""
+        try:
+            return self._write(row, order, facts, renderer)
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            return {
+                "notification_id": row["notification_id"],
+                "status": "failed",
+                "last_error": f"could not render: {type(exc).__name__}: {exc}",
+            }
+
+    def _write(self, row: dict, order: dict, facts: dict[str, Any], renderer: Renderer) -> dict:
         kind, channel = row["kind"], row["channel"]
         context = _context(order, facts, kind, self.settings)
         message = renderer.render(kind, context, country=order["ship_country"])
@@ -499,6 +517,9 @@ def _render_due(
         rendering, _render_all(writer, rendering, frames, renderer), strict=True
     ):
         out.update(rendered)
+        if out["status"] == "failed":
+            result.queued -= 1
+            result.failed += 1
     return pl.DataFrame(rows, infer_schema_length=None)
 
 
@@ -522,16 +543,30 @@ def _send(
     )
     if waiting.is_empty():
         return
-    outgoing = [
-        Outgoing(
-            notification_id=row["notification_id"],
-            recipient=row["recipient"],
-            eml=Path(row["file_path"]).read_bytes(),
-            attempts=row["attempts"],
+    outgoing, missing = [], []
+    for row in waiting.iter_rows(named=True):
+        try:
+            eml = Path(row["file_path"]).read_bytes()
+        except OSError as exc:  # moved or deleted by hand: this one fails, the rest go on
+            missing.append(
+                Delivery(
+                    notification_id=row["notification_id"],
+                    status="failed",
+                    attempts=row["attempts"],
+                    error=f"message file unreadable: {exc}",
+                    next_attempt_at=None,
+                )
+            )
+            continue
+        outgoing.append(
+            Outgoing(
+                notification_id=row["notification_id"],
+                recipient=row["recipient"],
+                eml=eml,
+                attempts=row["attempts"],
+            )
         )
-        for row in waiting.iter_rows(named=True)
-    ]
-    deliveries = deliver(outgoing, smtp, now=now, environ=environ)
+    deliveries = missing + deliver(outgoing, smtp, now=now, environ=environ)
     if not deliveries:
         return
     done = pl.DataFrame(

@@ -694,6 +694,53 @@ def _ship_orders(
     con.execute("DROP TABLE shipped_orders")
 
 
+def _settle_partial_orders(
+    con: duckdb.DuckDBPyConnection, run_id: str, now: datetime, result: ShippingResult
+) -> None:
+    """Partially shipped orders with nothing left to ship (the rest was removed by the
+    channel) become shipped."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE settled AS
+        WITH shippable AS (
+            SELECT l.order_key, sum(l.quantity) AS units
+            FROM {ORDER_LINES.qualified} l JOIN {ORDERS.qualified} o USING (order_key)
+            WHERE o.status = 'partially_shipped' AND l.requires_shipping AND l.quantity > 0
+            GROUP BY ALL
+        ),
+        gone AS (
+            SELECT a.order_key, sum(a.quantity) AS units
+            FROM {ALLOCATIONS.qualified} a JOIN {ORDERS.qualified} o USING (order_key)
+            WHERE o.status = 'partially_shipped' AND a.status = 'shipped' GROUP BY ALL
+        )
+        SELECT o.order_key, g.units
+        FROM {ORDERS.qualified} o
+        LEFT JOIN shippable s USING (order_key)
+        JOIN gone g USING (order_key)
+        WHERE o.status = 'partially_shipped' AND g.units >= coalesce(s.units, 0)
+        """
+    )
+    settled = scalar(con, "SELECT count(*) FROM settled")
+    if settled:
+        con.execute(
+            f"UPDATE {ORDERS.qualified} SET status = 'shipped' "
+            "WHERE order_key IN (SELECT order_key FROM settled)"
+        )
+        _insert_events(
+            con,
+            """
+            SELECT md5(order_key || '|shipped|settled|' || $run_id) AS event_id, order_key,
+                   'shipped' AS event, $now AS "at",
+                   units || ' unit(s) shipped: nothing else is left to ship (the rest was '
+                   || 'removed from the order)' AS detail, $run_id AS run_id
+            FROM settled
+            """,
+            {"run_id": run_id, "now": now},
+        )
+    result.orders_shipped += settled
+    con.execute("DROP TABLE settled")
+
+
 def _insert_events(con: duckdb.DuckDBPyConnection, select_sql: str, params: dict) -> int:
     """Insert the events ``select_sql`` gives whose event_id is not stored yet."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE new_events AS {select_sql}", params)
@@ -1156,6 +1203,7 @@ def run_shipping_stage(
     lap("labels")
     with transaction(con):
         _close_manifests(con, run_id, now, result)
+        _settle_partial_orders(con, run_id, now, result)
     write_manifests(con, reference_dir=reference_dir, outbox=outbox, now=now)
     lap("manifests")
     ingest_tracking_files(

@@ -50,6 +50,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -378,7 +379,15 @@ def _slow_rows(rows_iter: Iterator[dict[str, Any]]) -> pl.DataFrame:
 # --------------------------------------------------------------------------- vectorised path
 
 #: ISO 8601 forms both readers accept identically (others go the row-by-row way).
-_ISO_SQL = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:\d{2})?$"
+_ISO_SQL = (
+    r"^\d{4}-\d{2}-\d{2}"
+    r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?)?$"
+)
+#: Characters Python's ``str.strip`` treats as whitespace (or that are control characters)
+#: but DuckDB's ``\s`` does not: a file holding any goes the row-by-row way.
+_UNSHARED_SPACE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+)
 _DETAIL_TYPE = (
     "STRUCT(datetime VARCHAR, status VARCHAR, status_detail VARCHAR, message VARCHAR, "
     "tracking_location STRUCT(city VARCHAR, state VARCHAR, zip VARCHAR, country VARCHAR))[]"
@@ -407,7 +416,7 @@ _EVENTS_SQL = """
            left(sha256(tracking_number || chr(31) || status || chr(31)
                        || strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%f') || chr(31)
                        || coalesce(message, '')), 32) AS event_key,
-           source_row, at_text, ts, seq
+           source_row, at_text, ts, seq, odd
     FROM (
         SELECT *, TRY_CAST(txt(at_text) AS TIMESTAMPTZ) AS ts, canon(raw_status) AS status
         FROM parts
@@ -418,6 +427,10 @@ _EVENTS_SQL = """
 def _fast_rows(path: Path, layout: str, text: str) -> pl.DataFrame | None:
     """The file's rows read by DuckDB, or None when anything needs the row-by-row reader
     (malformed input, a missing number or time, a time form only Python reads)."""
+    if _UNSHARED_SPACE.search(text.removeprefix("\ufeff")):
+        return None
+    if layout == "tracker_json" and not _plain_json_shape(text):
+        return None
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -434,7 +447,7 @@ def _fast_rows(path: Path, layout: str, text: str) -> pl.DataFrame | None:
         bad = con.execute(
             f"""
             SELECT count(*) FROM events
-            WHERE tracking_number IS NULL OR ts IS NULL
+            WHERE tracking_number IS NULL OR ts IS NULL OR odd
                OR NOT regexp_matches(txt(at_text), '{_ISO_SQL}')
             """
         ).fetchall()[0][0]
@@ -442,7 +455,7 @@ def _fast_rows(path: Path, layout: str, text: str) -> pl.DataFrame | None:
             return None
         frame = con.sql(
             """
-            SELECT * EXCLUDE (at_text, ts, seq) FROM events
+            SELECT * EXCLUDE (at_text, ts, seq, odd) FROM events
             QUALIFY row_number() OVER (PARTITION BY event_key ORDER BY seq) = 1
             ORDER BY tracking_number, occurred_at, event_key
             """
@@ -457,6 +470,27 @@ def _fast_rows(path: Path, layout: str, text: str) -> pl.DataFrame | None:
         else pl.col(name).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
         for name, dtype in SCHEMA.items()
     )
+
+
+def _plain_json_shape(text: str) -> bool:
+    """A JSON list, or JSON Lines with one whole object per line (a single object pretty-
+    printed over lines, or several, are left to the row-by-row reader)."""
+    body = text.strip()
+    if body.startswith("["):
+        return True
+    return all(
+        line.lstrip().startswith("{") and line.rstrip().endswith("}")
+        for line in body.splitlines()
+        if line.strip()
+    )
+
+
+#: JSON values that are not strings read differently (``true`` against Python's ``True``).
+_ODD_SQL = r"regexp_matches(coalesce({}, ''), '^(true|false)$|^[\[{{]|^-?[0-9.]+[eE]')"
+
+
+def _odd(*columns: str) -> str:
+    return "(" + " OR ".join(_ODD_SQL.format(c) for c in columns) + ")"
 
 
 def _json_parts(con: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -483,14 +517,30 @@ def _json_parts(con: duckdb.DuckDBPyConnection, path: Path) -> None:
                nullif(concat_ws(', ', txt(d.tracking_location.city),
                                 txt(d.tracking_location.state), txt(d.tracking_location.zip),
                                 txt(d.tracking_location.country)), '') AS location,
-               source_row, source_row * 1000000 + i AS seq
+               source_row, source_row * 1000000 + i AS seq, {odd_detail} AS odd
         FROM details
         UNION ALL
         SELECT txt(tracking_code), coalesce(txt(carrier), ''), coalesce(status, ''),
                txt(status_detail), coalesce(nullif(updated_at, ''), created_at), NULL, NULL,
-               source_row, source_row * 1000000
+               source_row, source_row * 1000000, {odd_tracker}
         FROM trackers WHERE tracking_details IS NULL OR len(tracking_details) = 0
-        """
+        """.format(
+            odd_detail=_odd(
+                "tracking_code",
+                "carrier",
+                "d.status",
+                "d.status_detail",
+                "d.message",
+                "d.datetime",
+                "d.tracking_location.city",
+                "d.tracking_location.state",
+                "d.tracking_location.zip",
+                "d.tracking_location.country",
+            ),
+            odd_tracker=_odd(
+                "tracking_code", "carrier", "status", "status_detail", "updated_at", "created_at"
+            ),
+        )
     )
 
 
@@ -526,7 +576,8 @@ def _csv_parts(con: duckdb.DuckDBPyConnection, path: Path, text: str) -> bool:
                coalesce(txt({col("status")}), '') AS raw_status,
                txt({col("status_detail")}) AS status_detail,
                {col("occurred_at")} AS at_text, txt({col("message")}) AS message,
-               txt({col("location")}) AS location, source_row, source_row AS seq
+               txt({col("location")}) AS location, source_row, source_row AS seq,
+               false AS odd
         FROM raw_rows
         """
     )

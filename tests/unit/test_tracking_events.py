@@ -386,3 +386,53 @@ def _both_readers_fast_is_none(path: Path) -> bool:
 
     text = path.read_text(encoding="utf-8")
     return te._fast_rows(path, "tracking_csv", text) is None
+
+
+_T = {
+    "tracking_code": "1Z999",
+    "carrier": "UPS",
+    "status": "in_transit",
+    "tracking_details": [
+        {
+            "datetime": "2024-03-20T10:00:00Z",
+            "status": "in_transit",
+            "message": "Arrived",
+            "tracking_location": {"city": "Memphis"},
+        }
+    ],
+}
+_D = _T["tracking_details"][0]
+TRICKY = {
+    "nbsp.csv": CSV_HEADER
+    + "1Z9,UPS,Delivered\u00a0,2024-03-20T10:00:00Z,Memphis\u00a0,In\u00a0\n",
+    "vertical_tab.csv": CSV_HEADER + "1Z9,UPS,in_transit,2024-03-20T10:00:00Z,M,Arrived\x0b\n",
+    "hour_24.csv": CSV_HEADER + "1Z9,UPS,in_transit,2024-03-20T24:00:00Z,M,Arrived\n",
+    "offset_25.csv": CSV_HEADER + "1Z9,UPS,in_transit,2024-03-20T10:00:00+25:00,M,Arrived\n",
+    "second_60.csv": CSV_HEADER + "1Z9,UPS,in_transit,2024-03-20T23:59:60Z,M,Arrived\n",
+    "no_seconds.csv": CSV_HEADER + "1Z9,UPS,in_transit,2024-03-20 10:00+02:00,M,Arrived\n",
+    "concatenated.json": json.dumps(_T, indent=2) + "\n" + json.dumps(_T, indent=2) + "\n",
+    "boolean_status.json": json.dumps({**_T, "tracking_details": [{**_D, "status": True}]}),
+    "object_message.json": json.dumps({**_T, "tracking_details": [{**_D, "message": {"a": 1}}]}),
+    "string_location.json": json.dumps(
+        {**_T, "tracking_details": [{**_D, "tracking_location": "M"}]}
+    ),
+    "numeric_code.json": json.dumps({**_T, "tracking_code": 123456789012}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRICKY))
+def test_tricky_input_reads_as_the_row_reader_reads_it(tmp_path: Path, name: str) -> None:
+    """The same event must get the same status and key whichever reader takes its file."""
+    from pipelines.lib import tracking_events as te
+
+    path = write(tmp_path, name, TRICKY[name])
+    text = path.read_text(encoding="utf-8")
+    rows = te._tracker_rows(text) if name.endswith(".json") else te._csv_rows(text)
+    try:
+        expected = te._slow_rows(rows)
+    except UnreadableTrackingFile as exc:
+        with pytest.raises(UnreadableTrackingFile) as caught:
+            read_tracking_file(path)
+        assert str(caught.value) == str(exc)
+        return
+    assert read_tracking_file(path).equals(expected)

@@ -304,3 +304,42 @@ def test_worker_processes_render_exactly_what_one_process_renders(stock, tmp_pat
         for r in outbox(stock)
         if r["file_path"]
     } == files
+
+
+def test_an_unusable_address_is_skipped_and_the_others_still_go(stock):
+    for key, address in (("shopify:1", "none"), ("shopify:2", "josé@example.com")):
+        stock.add(good_order(key, status="ready", email=address), [good_line(key)])
+    stock.add(good_order("shopify:3", status="ready"), [good_line("shopify:3")])
+    stock.con.execute(
+        "INSERT INTO oms.order_events SELECT md5(order_key), order_key, 'ready', ?, 'ok', 'x' "
+        "FROM oms.orders",
+        [T0],
+    )
+    result = notify(stock, T0 + timedelta(minutes=5))
+    rows = {r["order_key"]: r for r in outbox(stock)}
+    assert (result.queued, result.skipped) == (1, 2)
+    assert rows["shopify:3"]["status"] == "queued"
+    for key in ("shopify:1", "shopify:2"):
+        assert rows[key]["status"] == "skipped"
+        assert rows[key]["skip_reason"].startswith("unusable email address")
+    again = notify(stock, T0 + timedelta(minutes=10))  # nothing stuck, nothing repeated
+    assert (again.queued, again.skipped) == (0, 0)
+
+
+def test_a_message_file_removed_before_sending_fails_alone(stock, smtp_server):
+    _shipped_orders(stock, [(f"shopify:{n}", NYC, {"order_number": f"#{n}"}) for n in (1, 2)])
+    handler = _Recorder([])
+    reference = _smtp_reference(stock, smtp_server(handler))
+    text = (reference / "notifications.toml").read_text(encoding="utf-8")
+    (reference / "notifications.toml").write_text(
+        text.replace("enabled = true\nhost", "enabled = false\nhost"), encoding="utf-8"
+    )
+    notify(stock, AFTER_CUTOFF + timedelta(minutes=1), reference)  # outbox only
+    gone = outbox(stock)[0]
+    Path(gone["file_path"]).unlink()
+    (reference / "notifications.toml").write_text(text, encoding="utf-8")
+    sent = notify(stock, AFTER_CUTOFF + timedelta(minutes=2), reference)
+    rows = {r["notification_id"]: r for r in outbox(stock)}
+    assert rows[gone["notification_id"]]["status"] == "failed"
+    assert "message file unreadable" in rows[gone["notification_id"]]["last_error"]
+    assert sent.sent == len(rows) - 1 == len(handler.received)

@@ -253,6 +253,43 @@ def test_a_partial_shipment_then_the_rest_after_a_receipt(stock):
     assert [m[0].isoformat() for m in manifests] == ["2026-11-20", "2026-11-21"]
 
 
+def test_a_waiting_line_removed_after_a_partial_shipment_is_never_shipped(stock):
+    stock.count({("WH-NJ", "SKU-00001"): 5}, T0 - timedelta(days=1))
+    stock.book()
+    stock.add(
+        good_order("shopify:1", status="ready", **NYC),
+        [
+            good_line("shopify:1", 1, quantity=2),
+            good_line("shopify:1", 2, sku="SKU-00002", quantity=3),
+        ],
+    )
+    stock.allocate()
+    stock.fulfil()
+    stock.ship()
+    stock.ship(AFTER_CUTOFF)
+    stock.receive({("WH-NJ", "SKU-00002"): 3}, AFTER_CUTOFF)
+    stock.book(AFTER_CUTOFF + timedelta(minutes=1))
+    stock.allocate(AFTER_CUTOFF + timedelta(minutes=2))
+    assert stock.allocations("shopify:1") == [(2, "WH-NJ", 3, "single")]
+    # The channel sends the order again without line 2: its stock goes back, nothing of it
+    # ships, and the order has shipped everything it still has.
+    stock.con.execute("DELETE FROM oms.order_lines WHERE order_key = 'shopify:1' AND line_no = 2")
+    released = stock.allocate(AFTER_CUTOFF + timedelta(minutes=3))
+    assert released.released == {"order line changed": 1}
+    assert stock.position("WH-NJ", "SKU-00002") == {"on_hand": 3, "committed": 0}
+    stock.fulfil(AFTER_CUTOFF + timedelta(minutes=4))
+    settled = stock.ship(AFTER_CUTOFF + timedelta(minutes=5))
+    assert settled.orders_shipped == 1 and stock.status("shopify:1") == "shipped"
+    stock.ship(AFTER_CUTOFF + timedelta(days=1))
+    shipped = stock.con.execute(
+        "SELECT line_no, quantity FROM oms.allocations WHERE status = 'shipped'"
+    ).fetchall()
+    assert shipped == [(1, 2)]
+    assert stock.backorders("shopify:1") == [] or all(
+        b["status"] != "open" for b in stock.backorders("shopify:1")
+    )
+
+
 def test_a_parcel_no_service_can_carry_keeps_its_shipment_back(stock):
     _orders(
         stock,
