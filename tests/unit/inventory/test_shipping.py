@@ -216,8 +216,9 @@ def test_closing_the_manifest_at_the_cutoff_ships_and_takes_stock_off_the_ledger
     assert {p: p.stat().st_mtime_ns for p in stock.outbox.rglob("*") if p.is_file()} == files
 
 
-def test_a_partial_shipment_then_the_rest_after_a_receipt(stock):
-    # Only SKU-00001 is in stock: line 2 waits, the order ships partly, then the rest.
+def _partly_shipped(stock):
+    """Only SKU-00001 is in stock: line 2 of shopify:1 waits and the order ships partly at
+    T0's cutoff. Returns that close's result."""
     stock.count({("WH-NJ", "SKU-00001"): 5}, T0 - timedelta(days=1))
     stock.book()
     stock.add(
@@ -230,17 +231,26 @@ def test_a_partial_shipment_then_the_rest_after_a_receipt(stock):
     stock.allocate()
     stock.fulfil()
     stock.ship()
-    first = stock.ship(AFTER_CUTOFF)
+    return stock.ship(AFTER_CUTOFF)
+
+
+def _rest_received(stock) -> None:
+    """The 3 units of line 2 arrive and are allocated."""
+    stock.receive({("WH-NJ", "SKU-00002"): 3}, AFTER_CUTOFF)
+    stock.book(AFTER_CUTOFF + timedelta(minutes=1))
+    stock.allocate(AFTER_CUTOFF + timedelta(minutes=2))
+    assert stock.allocations("shopify:1") == [(2, "WH-NJ", 3, "single")]
+
+
+def test_a_partial_shipment_then_the_rest_after_a_receipt(stock):
+    first = _partly_shipped(stock)
     assert (first.orders_partially_shipped, first.orders_shipped) == (1, 0)
     assert stock.status("shopify:1") == "partially_shipped"
     partial = [d for e, d in stock.events("shopify:1") if e == "partially_shipped"]
     assert partial and "2 of 5 so far" in partial[0]
     assert _unaccounted(stock) == 0
 
-    stock.receive({("WH-NJ", "SKU-00002"): 3}, AFTER_CUTOFF)
-    stock.book(AFTER_CUTOFF + timedelta(minutes=1))
-    stock.allocate(AFTER_CUTOFF + timedelta(minutes=2))
-    assert stock.allocations("shopify:1") == [(2, "WH-NJ", 3, "single")]
+    _rest_received(stock)
     assert stock.status("shopify:1") == "partially_shipped"  # still: part has left
     assert _unaccounted(stock) == 0
     stock.fulfil(AFTER_CUTOFF + timedelta(minutes=3))
@@ -254,23 +264,8 @@ def test_a_partial_shipment_then_the_rest_after_a_receipt(stock):
 
 
 def test_a_waiting_line_removed_after_a_partial_shipment_is_never_shipped(stock):
-    stock.count({("WH-NJ", "SKU-00001"): 5}, T0 - timedelta(days=1))
-    stock.book()
-    stock.add(
-        good_order("shopify:1", status="ready", **NYC),
-        [
-            good_line("shopify:1", 1, quantity=2),
-            good_line("shopify:1", 2, sku="SKU-00002", quantity=3),
-        ],
-    )
-    stock.allocate()
-    stock.fulfil()
-    stock.ship()
-    stock.ship(AFTER_CUTOFF)
-    stock.receive({("WH-NJ", "SKU-00002"): 3}, AFTER_CUTOFF)
-    stock.book(AFTER_CUTOFF + timedelta(minutes=1))
-    stock.allocate(AFTER_CUTOFF + timedelta(minutes=2))
-    assert stock.allocations("shopify:1") == [(2, "WH-NJ", 3, "single")]
+    _partly_shipped(stock)
+    _rest_received(stock)
     # The channel sends the order again without line 2: its stock goes back, nothing of it
     # ships, and the order has shipped everything it still has.
     stock.con.execute("DELETE FROM oms.order_lines WHERE order_key = 'shopify:1' AND line_no = 2")
