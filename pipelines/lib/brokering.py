@@ -24,7 +24,6 @@ become ``shipped`` with an event saying the channel shipped them.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -51,6 +50,7 @@ from pipelines.lib.schema import (
     ORDER_LINES,
     ORDERS,
 )
+from pipelines.lib.timing import Laps
 from pipelines.lib.warehouse import frame, scalar, transaction
 
 CONFIG_FILE = "allocation.toml"
@@ -690,12 +690,7 @@ def run_allocation_stage(
     )
     today = now.date()
     result = AllocationStageResult()
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        result.seconds[name] = round(time.perf_counter() - clock, 3)
-        clock = time.perf_counter()
+    lap = Laps(result.seconds)
 
     with transaction(con):
         _release_stock(con, run_id, now, result)

@@ -55,6 +55,7 @@ from pipelines.lib.schema import (
     SHIPMENTS,
     WAVES,
 )
+from pipelines.lib.timing import Laps
 from pipelines.lib.warehouse import frame, scalar, transaction
 
 CONFIG_FILE = "fulfilment.toml"
@@ -740,12 +741,7 @@ def run_fulfilment_stage(
     """Cancellations, new waves (one transaction), then the documents (see the docstring)."""
     settings = load_settings(reference_dir)
     result = FulfilmentResult()
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        result.seconds[name] = round(time.perf_counter() - clock, 3)
-        clock = time.perf_counter()
+    lap = Laps(result.seconds)
 
     with transaction(con):
         result.tasks_cancelled = _cancel_released(con, now)

@@ -29,7 +29,6 @@ import dataclasses
 import hashlib
 import multiprocessing
 import os
-import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -60,6 +59,7 @@ from pipelines.lib.schema import (
     PARCELS,
     SHIPMENTS,
 )
+from pipelines.lib.timing import Laps
 from pipelines.lib.warehouse import frame, transaction
 
 CONFIG_FILE = "notifications.toml"
@@ -623,12 +623,7 @@ def run_notifications_stage(
     """Due messages rendered into the outbox (exactly once), then delivered if switched on."""
     settings = load_settings(reference_dir)
     result = NotificationResult()
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        result.seconds[name] = round(time.perf_counter() - clock, 3)
-        clock = time.perf_counter()
+    lap = Laps(result.seconds)
 
     due = _due(con, settings, now)
     lap("select")

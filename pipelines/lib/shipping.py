@@ -34,7 +34,6 @@ Each batch, in order:
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -78,6 +77,7 @@ from pipelines.lib.schema import (
     TRACKING_QUARANTINE,
     WAVES,
 )
+from pipelines.lib.timing import Laps
 from pipelines.lib.tracking_events import UnreadableTrackingFile, read_tracking_file, sniff
 from pipelines.lib.tracking_numbers import make_tracking_numbers
 from pipelines.lib.warehouse import frame, scalar, transaction
@@ -1186,12 +1186,7 @@ def run_shipping_stage(
     """Labels, manifests, tracking events and delays (see the module docstring)."""
     settings = load_settings(reference_dir)
     result = ShippingResult()
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        result.seconds[name] = round(time.perf_counter() - clock, 3)
-        clock = time.perf_counter()
+    lap = Laps(result.seconds)
 
     with transaction(con):
         result.labels_voided = _void_labels(con, now)
