@@ -865,6 +865,35 @@ def _table(
     flow.repeat = []
 
 
+def _document_chrome(
+    head: _Texts,
+    barcode: tuple[str, float, float],
+    header_h: float,
+    block: tuple[_Texts, float],
+    continued_text: str,
+) -> Callable[[Canvas, int], None]:
+    """Page chrome of a packing slip or manifest: page 1 has the header, its Code 128 barcode
+    (``(value, bar width, total width)``; no bars when the bar width is 0) and the address or
+    summary block at its top; later pages one "(continued)" line."""
+    continued = _Texts()
+    continued.left(BOLD, 10, LEFT, 10, fit_text(continued_text, BOLD, 10, CONTENT_W))
+    code, bar, bars_w = barcode
+    texts, block_top = block
+
+    def chrome(c: Canvas, number: int) -> None:
+        if number > 1:
+            continued.draw(c, TOP)
+            _rule(c, TOP - 16, 1.0, 0)
+            return
+        head.draw(c, TOP)
+        if bar:
+            _draw_barcode(c, code, RIGHT - bars_w, TOP - HEADER_BAR_HEIGHT, bar, HEADER_BAR_HEIGHT)
+        _rule(c, TOP - header_h + 4, 1.0, 0)
+        texts.draw(c, block_top)
+
+    return chrome
+
+
 def render_packing_slip(path: Path, slip: dict) -> int:
     """Write a shipment's packing slip to ``path``; returns the number of pages.
 
@@ -906,22 +935,13 @@ def render_packing_slip(path: Path, slip: dict) -> int:
         _address(addresses, "SHIP FROM", from_lines, ADDRESS_FROM_X, RIGHT - ADDRESS_FROM_X, 9),
     )
     address_top = TOP - SLIP_HEADER_H - 8
-    continued = _Texts()
-    continued_text = f"PACKING SLIP (continued) · Order {order_number} · Shipment {shipment_id}"
-    continued.left(BOLD, 10, LEFT, 10, fit_text(continued_text, BOLD, 10, CONTENT_W))
-
-    def chrome(c: Canvas, number: int) -> None:
-        if number > 1:
-            continued.draw(c, TOP)
-            _rule(c, TOP - 16, 1.0, 0)
-            return
-        head.draw(c, TOP)
-        if bar:
-            _draw_barcode(
-                c, order_number, RIGHT - bars_w, TOP - HEADER_BAR_HEIGHT, bar, HEADER_BAR_HEIGHT
-            )
-        _rule(c, TOP - SLIP_HEADER_H + 4, 1.0, 0)
-        addresses.draw(c, address_top)
+    chrome = _document_chrome(
+        head,
+        (order_number, bar, bars_w),
+        SLIP_HEADER_H,
+        (addresses, address_top),
+        f"PACKING SLIP (continued) · Order {order_number} · Shipment {shipment_id}",
+    )
 
     flow = _Flow(address_top - address_h - 12, TOP - CONTINUED_HEADER_H)
 
@@ -1199,22 +1219,13 @@ def render_manifest(path: Path, manifest: dict, rows: list[dict]) -> int:
     block_h = max(from_h, 12.0 + 11.5 * len(totals))
     block_top = TOP - MANIFEST_HEADER_H - 8
 
-    continued = _Texts()
-    continued_text = f"{MANIFEST_TITLE} (continued) · {carrier} · manifest {manifest_id}"
-    continued.left(BOLD, 10, LEFT, 10, fit_text(continued_text, BOLD, 10, CONTENT_W))
-
-    def chrome(c: Canvas, number: int) -> None:
-        if number > 1:
-            continued.draw(c, TOP)
-            _rule(c, TOP - 16, 1.0, 0)
-            return
-        head.draw(c, TOP)
-        if bar:
-            _draw_barcode(
-                c, manifest_id, RIGHT - bars_w, TOP - HEADER_BAR_HEIGHT, bar, HEADER_BAR_HEIGHT
-            )
-        _rule(c, TOP - MANIFEST_HEADER_H + 4, 1.0, 0)
-        block.draw(c, block_top)
+    chrome = _document_chrome(
+        head,
+        (manifest_id, bar, bars_w),
+        MANIFEST_HEADER_H,
+        (block, block_top),
+        f"{MANIFEST_TITLE} (continued) · {carrier} · manifest {manifest_id}",
+    )
 
     flow = _Flow(block_top - block_h - 12, TOP - CONTINUED_HEADER_H)
 

@@ -387,12 +387,7 @@ def _release_waves(
         )
         .with_columns(
             cutoff_label=pl.struct("cutoff_at", "time_zone").map_elements(
-                lambda r: (
-                    r["cutoff_at"]
-                    .astimezone(ZoneInfo(r["time_zone"]))
-                    .strftime(f"%Y-%m-%d %H:%M {r['time_zone']}")
-                ),
-                return_dtype=pl.String,
+                lambda r: local_label(r["cutoff_at"], r["time_zone"]), return_dtype=pl.String
             ),
             status=pl.lit("released"),
             released_at=pl.lit(now),
@@ -504,11 +499,19 @@ def _document_data(con: duckdb.DuckDBPyConnection, where: str) -> pl.DataFrame:
     )
 
 
-def _address(row: dict, prefix: str) -> dict:
+def address(row: dict, prefix: str) -> dict:
+    """The address a document prints, from a row's ``<prefix>name``, ``<prefix>city``, ..."""
     return {
         key: row.get(f"{prefix}{key}")
         for key in ("name", "company", "address1", "address2", "city", "region", "postal_code")
     } | {"country": row.get(f"{prefix}country")}
+
+
+def local_label(moment: datetime, time_zone: str | None) -> str:
+    """``2026-11-27 17:00 America/New_York``: a cutoff as the warehouse reads it."""
+    if not time_zone:
+        return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return moment.astimezone(ZoneInfo(time_zone)).strftime(f"%Y-%m-%d %H:%M {time_zone}")
 
 
 def _packing_slips(
@@ -568,7 +571,7 @@ def _packing_slips(
             "channel": row["channel"],
             "ordered_at": row["ordered_at"],
             "ship_from": ship_from,
-            "ship_to": _address(row, "ship_"),
+            "ship_to": address(row, "ship_"),
             "lines": by_shipment[sid]
             .select("line_no", "sku", "product_name", "quantity")
             .to_dicts()
@@ -649,14 +652,7 @@ def write_documents(
             "shipments_of_wave",
             tasks.select("shipment_id", "order_key").unique().to_arrow(),
         )
-        ship_from = {
-            "name": house.get("name"),
-            "address1": house.get("address1"),
-            "city": house.get("city"),
-            "region": house.get("region"),
-            "postal_code": house.get("postal_code"),
-            "country": house.get("country"),
-        }
+        ship_from = address(house, "")
         slips, pages = _packing_slips(con, wave_id, tasks, products, ship_from, folder)
         result.pdf_seconds += time.perf_counter() - began
         con.unregister("shipments_of_wave")

@@ -13,7 +13,7 @@ import hashlib
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -643,6 +643,49 @@ def reject_file(path: Path, rejected_dir: Path, file_id: str, reason: str) -> Pa
         f"{target.name}: {reason}\n", encoding="utf-8"
     )
     return target
+
+
+def take_stage_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    fmt: str,
+    apply: Callable[[FileOutcome], int],
+    unreadable: tuple[type[Exception], ...],
+    archive_dir: Path,
+    rejected_dir: Path,
+    run_id: str,
+    now: datetime,
+) -> FileOutcome:
+    """One inbox file of a later stage (stock, tracking): recorded as a duplicate when its
+    bytes were processed before; otherwise ``apply(outcome)`` (which returns the records
+    read) and the file's record in one transaction — the whole file or nothing — or, when
+    ``apply`` raises one of ``unreadable``, the file rejected with that reason. Then the file
+    is moved to the archive or to rejected."""
+    file_id = file_sha256(path)
+    size = path.stat().st_size
+    outcome = FileOutcome(name=path.name, file_id=file_id, status="processed", format=fmt)
+    if already_processed(con, file_id):
+        outcome.status, outcome.reason = "duplicate", DUPLICATE_REASON
+        with transaction(con):
+            record_file(con, outcome, size, run_id, now)
+    else:
+        try:
+            with transaction(con):
+                outcome.lines = apply(outcome)
+                record_file(con, outcome, size, run_id, now)
+        except unreadable as exc:
+            outcome.status, outcome.reason, outcome.lines = "rejected", str(exc), 0
+            with transaction(con):
+                record_file(con, outcome, size, run_id, now)
+    if outcome.status == "rejected":
+        stored = reject_file(path, rejected_dir, file_id, outcome.reason)
+    else:
+        stored = archive_file(path, archive_dir, file_id, now)
+    outcome.stored_path = str(stored)
+    with transaction(con):
+        record_stored_path(con, outcome, run_id)
+    return outcome
 
 
 def ingest_file(

@@ -27,16 +27,10 @@ import polars as pl
 from pipelines.lib.channels import UnreadableFile
 from pipelines.lib.files import write_atomically
 from pipelines.lib.intake import (
-    DUPLICATE_REASON,
     FileOutcome,
-    already_processed,
-    archive_file,
     file_layout,
-    file_sha256,
     inbox_files,
-    record_file,
-    record_stored_path,
-    reject_file,
+    take_stage_file,
 )
 from pipelines.lib.reference import read_reference
 from pipelines.lib.schema import (
@@ -45,7 +39,7 @@ from pipelines.lib.schema import (
     INVENTORY_POSITIONS,
     REORDER_REPORT,
 )
-from pipelines.lib.warehouse import frame, transaction
+from pipelines.lib.warehouse import frame
 
 COUNT, RECEIPTS, ADJUSTMENTS = "stock count", "stock receipts", "stock adjustments"
 
@@ -419,39 +413,26 @@ def ingest_stock_files(
         return result
     catalogue = Catalogue.load(reference_dir)
     for path, layout in files:
-        file_id = file_sha256(path)
-        size = path.stat().st_size
-        outcome = FileOutcome(name=path.name, file_id=file_id, status="processed")
-        outcome.format = layout.name
-        if already_processed(con, file_id):
-            outcome.status, outcome.reason = "duplicate", DUPLICATE_REASON
-            with transaction(con):
-                record_file(con, outcome, size, run_id, now)
-        else:
-            try:
-                with transaction(con):  # the whole file or nothing
-                    outcome.lines = apply_stock_file(
-                        con,
-                        path,
-                        layout,
-                        catalogue,
-                        file_id=file_id,
-                        run_id=run_id,
-                        now=now,
-                        result=result,
-                    )
-                    record_file(con, outcome, size, run_id, now)
-            except UnreadableFile as exc:
-                outcome.status, outcome.reason, outcome.lines = "rejected", str(exc), 0
-                with transaction(con):
-                    record_file(con, outcome, size, run_id, now)
-        if outcome.status == "rejected":
-            stored = reject_file(path, rejected_dir, file_id, outcome.reason)
-        else:
-            stored = archive_file(path, archive_dir, file_id, now)
-        outcome.stored_path = str(stored)
-        with transaction(con):
-            record_stored_path(con, outcome, run_id)
+        outcome = take_stage_file(
+            con,
+            path,
+            fmt=layout.name,
+            apply=lambda outcome, path=path, layout=layout: apply_stock_file(
+                con,
+                path,
+                layout,
+                catalogue,
+                file_id=outcome.file_id,
+                run_id=run_id,
+                now=now,
+                result=result,
+            ),
+            unreadable=(UnreadableFile,),
+            archive_dir=archive_dir,
+            rejected_dir=rejected_dir,
+            run_id=run_id,
+            now=now,
+        )
         result.files.append(outcome)
     return result
 

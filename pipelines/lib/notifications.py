@@ -26,7 +26,6 @@ Each batch:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import multiprocessing
 import os
 from collections.abc import Mapping
@@ -141,10 +140,6 @@ class NotificationResult:
     deferred: int = 0
     failed: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def notification_id(order_key: str, kind: str, channel: str) -> str:
-    return hashlib.md5(f"{order_key}|{kind}|{channel}".encode()).hexdigest()
 
 
 # --- 1. what is due ----------------------------------------------------------------------
@@ -662,7 +657,6 @@ __all__ = [
     "MessageSettings",
     "NotificationResult",
     "load_settings",
-    "notification_id",
     "outbox_counts",
     "run_notifications_stage",
 ]

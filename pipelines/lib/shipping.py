@@ -37,7 +37,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
@@ -45,19 +44,14 @@ import polars as pl
 from pipelines.lib.channels import SNIFF_BYTES
 from pipelines.lib.documents import render_manifest
 from pipelines.lib.files import write_atomically
+from pipelines.lib.fulfilment import address, local_label
 from pipelines.lib.geo import ship_to_points
 from pipelines.lib.intake import (
-    DUPLICATE_REASON,
     TRACKING_LAYOUT,
     FileOutcome,
-    already_processed,
-    archive_file,
     file_layout,
-    file_sha256,
     inbox_files,
-    record_file,
-    record_stored_path,
-    reject_file,
+    take_stage_file,
 )
 from pipelines.lib.labels import render_labels_pdf, render_labels_zpl
 from pipelines.lib.rating import rate_parcels
@@ -359,17 +353,6 @@ def _label_parcels(
     result.labelled = chosen.height
 
 
-def _ship_from(house: dict) -> dict:
-    return {
-        "name": house.get("name"),
-        "address1": house.get("address1"),
-        "city": house.get("city"),
-        "region": house.get("region"),
-        "postal_code": house.get("postal_code"),
-        "country": house.get("country"),
-    }
-
-
 def write_labels(
     con: duckdb.DuckDBPyConnection, *, reference_dir: Path, outbox: Path, now: datetime
 ) -> tuple[int, int]:
@@ -413,7 +396,7 @@ def write_labels(
         # A file no parcel points at is what a crash left before marking: written again.
         if str(pdf) in printed:
             pdf = folder / f"{wave_id}_labels_{now.strftime('%Y%m%dT%H%M%S')}.pdf"
-        ship_from = _ship_from(warehouses.get(first["warehouse_id"], {}))
+        ship_from = address(warehouses.get(first["warehouse_id"], {}), "")
         dicts = [
             {
                 "tracking_number": row["tracking_number"],
@@ -422,19 +405,7 @@ def write_labels(
                 "weight_g": row["weight_g"],
                 "parcel": f"{row['parcel_no']} of {row['of_parcels']}",
                 "ship_from": ship_from,
-                "ship_to": {
-                    key: row[f"ship_{key}"]
-                    for key in (
-                        "name",
-                        "company",
-                        "address1",
-                        "address2",
-                        "city",
-                        "region",
-                        "postal_code",
-                        "country",
-                    )
-                },
+                "ship_to": address(row, "ship_"),
                 "order_number": row["order_number"],
                 "shipment_id": row["shipment_id"],
                 "ship_date": row["ship_date"].isoformat(),
@@ -800,16 +771,14 @@ def write_manifests(
             .agg(pl.len().alias("parcels"), pl.col("weight_g").sum(), pl.col("rate").sum())
             .sort("service")
         )
-        tz = house.get("time_zone")
-        cutoff = m["cutoff_at"]
         header = {
             "manifest_id": m["manifest_id"],
             "carrier": m["carrier"],
             "warehouse_id": m["warehouse_id"],
             "warehouse_name": house.get("name", m["warehouse_id"]),
-            "ship_from": _ship_from(house),
+            "ship_from": address(house, ""),
             "manifest_date": m["manifest_date"].isoformat(),
-            "cutoff": _local(cutoff, tz),
+            "cutoff": local_label(m["cutoff_at"], house.get("time_zone")),
             "closed_at": m["closed_at"].strftime("%Y-%m-%d %H:%M UTC"),
             "parcels": m["parcels"],
             "weight_g": m["weight_g"],
@@ -860,12 +829,6 @@ def write_manifests(
             )
         written += 1
     return written
-
-
-def _local(moment: datetime, time_zone: str | None) -> str:
-    if not time_zone:
-        return moment.strftime("%Y-%m-%d %H:%M UTC")
-    return moment.astimezone(ZoneInfo(time_zone)).strftime(f"%Y-%m-%d %H:%M {time_zone}")
 
 
 # --- 3. tracking events ----------------------------------------------------------------------
@@ -937,36 +900,26 @@ def ingest_tracking_files(
     result: ShippingResult,
 ) -> None:
     """Store every tracking file in the inbox, each in its own transaction, then move it."""
+
+    def store(outcome: FileOutcome, path: Path) -> int:
+        events = read_tracking_file(path)
+        _store_events(con, events, path.name, run_id, now, result)
+        return events.height
+
     for path in tracking_files(inbox):
-        file_id = file_sha256(path)
-        size = path.stat().st_size
-        outcome = FileOutcome(name=path.name, file_id=file_id, status="processed")
-        if already_processed(con, file_id):
-            outcome.status, outcome.reason = "duplicate", DUPLICATE_REASON
-            outcome.format = TRACKING_LAYOUT
-            with transaction(con):
-                record_file(con, outcome, size, run_id, now)
-        else:
-            try:
-                with path.open("rb") as fh:
-                    outcome.format = sniff(fh.read(SNIFF_BYTES))
-                events = read_tracking_file(path)
-            except UnreadableTrackingFile as exc:
-                outcome.status, outcome.reason = "rejected", str(exc)
-                with transaction(con):
-                    record_file(con, outcome, size, run_id, now)
-            else:
-                outcome.lines = events.height
-                with transaction(con):  # the whole file or nothing
-                    _store_events(con, events, path.name, run_id, now, result)
-                    record_file(con, outcome, size, run_id, now)
-        if outcome.status == "rejected":
-            stored = reject_file(path, rejected_dir, file_id, outcome.reason)
-        else:
-            stored = archive_file(path, archive_dir, file_id, now)
-        outcome.stored_path = str(stored)
-        with transaction(con):
-            record_stored_path(con, outcome, run_id)
+        with path.open("rb") as fh:
+            fmt = sniff(fh.read(SNIFF_BYTES)) or TRACKING_LAYOUT
+        outcome = take_stage_file(
+            con,
+            path,
+            fmt=fmt,
+            apply=lambda outcome, path=path: store(outcome, path),
+            unreadable=(UnreadableTrackingFile,),
+            archive_dir=archive_dir,
+            rejected_dir=rejected_dir,
+            run_id=run_id,
+            now=now,
+        )
         result.tracking_files.append(outcome)
 
 

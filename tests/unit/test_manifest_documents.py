@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 from pypdf import PdfReader
-from reportlab.graphics.barcode.code128 import Code128
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from pipelines.lib import documents
 from pipelines.lib.documents import MANIFEST_COLUMNS, MANIFEST_SIZE, render_manifest
+from tests.unit.test_documents import assert_in_order, bars, flat, pages_text, re_count
 
 MANIFEST_ID = "M-UPS-NJ-20261127-01"
 LABELS = "# TRACKING NUMBER SERVICE ORDER SHIP TO KG ZONE COST"
@@ -76,35 +73,6 @@ def manifest(rows: list[dict], **overrides) -> dict:
         "services": services,
         **overrides,
     }
-
-
-def pages_text(path: Path) -> list[str]:
-    return [page.extract_text() for page in PdfReader(path).pages]
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
-
-
-def assert_in_order(text: str, needles: list[str]) -> list[int]:
-    at, found = 0, []
-    for needle in needles:
-        i = text.find(needle, at)
-        assert i >= 0, f"{needle!r} missing (or out of order) after offset {at}"
-        found.append(i)
-        at = i + len(needle)
-    return found
-
-
-def bars(value: str) -> int:
-    """How many bars reportlab's Code 128 symbol of ``value`` has."""
-    code = Code128(value, quiet=0)
-    code._calculate()
-    return sum(ch.isupper() for ch in code.decomposed)
-
-
-def re_count(data: bytes) -> int:
-    return len(re.findall(rb"(?<![A-Za-z])re(?![A-Za-z])", data))
 
 
 def test_manifest_shows_header_totals_services_and_every_parcel(tmp_path):
