@@ -228,6 +228,20 @@ def run(
             soft_wrap=True,
             highlight=False,
         )
+    returns = materialized.get("returns", {})
+    refunds = materialized.get("refunds", {})
+    if returns.get("requests_read") or materialized.get("return_inspections", {}).get(
+        "records_read"
+    ):
+        console.print(
+            f"returns: {returns.get('rmas_issued', 0):,} RMAs issued "
+            f"({returns.get('lines_rejected', 0):,} lines rejected); refunds "
+            f"{refunds.get('refunds', 0):,}, store credits {refunds.get('store_credits', 0):,}"
+            f", exchange orders {refunds.get('exchange_orders', 0):,} (finance exports under "
+            f"{settings.outbox / 'refunds'})",
+            soft_wrap=True,
+            highlight=False,
+        )
     holds = materialized.get("order_holds", {})
     if holds.get("open_holds"):
         console.print(
@@ -292,6 +306,19 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
             f"manifests: {ship['manifests']:,}; shipments delayed: "
             f"{ship['shipments_delayed']:,}; tracking events quarantined: "
             f"{ship['tracking_events_quarantined']:,}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    back = counts["returns"]
+    if back and any(back.values()):
+        console.print(
+            f"returns: {back['rmas_awaiting_units']:,} RMAs awaiting units, "
+            f"{back['lines_partly_received']:,} lines partly received, "
+            f"{back['refunds_held']:,} refunds held for review, {back['lines_completed']:,} "
+            f"lines completed, {back['lines_rejected']:,} rejected, "
+            f"{back['units_missing']:,} units missing; refunds issued: {back['refunds']:,}; "
+            f"exchange orders: {back['exchange_orders']:,}; records quarantined: "
+            f"{back['records_quarantined']:,}",
             soft_wrap=True,
             highlight=False,
         )
@@ -400,6 +427,49 @@ def demo_tracking(
         soft_wrap=True,
         highlight=False,
     )
+
+
+@app.command("demo-returns")
+def demo_returns(
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Customers and warehouses act up to this ISO time (default: now)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    rate: Annotated[float, typer.Option(help="Share of delivered orders returned.")] = 0.08,
+) -> None:
+    """Write return requests for delivered orders, and inspection results for authorized
+    returns, into the inbox (demo data, with a few bad records for the quarantine)."""
+    from pipelines.lib.generator.returns import write_demo_inspections, write_demo_returns
+
+    settings = get_settings()
+    try:
+        moment = datetime.fromisoformat(as_of) if as_of else datetime.now(UTC)
+    except ValueError:
+        raise typer.BadParameter(f"--as-of is not an ISO time: {as_of!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if not settings.warehouse_path.exists():
+        err.print("no warehouse yet: run `make run` first", highlight=False)
+        raise typer.Exit(2)
+    requests = write_demo_returns(
+        settings.warehouse_path,
+        settings.inbox,
+        as_of=moment,
+        seed=seed,
+        rate=rate,
+        reference_dir=settings.reference_dir,
+    )
+    inspections = write_demo_inspections(
+        settings.warehouse_path, settings.inbox, as_of=moment, seed=seed
+    )
+    for path, what in ((requests, "return requests"), (inspections, "inspection results")):
+        if path is not None:
+            console.print(f"wrote {what} to {path}", soft_wrap=True, highlight=False)
+    if requests is None and inspections is None:
+        console.print("nothing to return yet: no delivered order and no authorized return")
+    else:
+        console.print("the next `oms run` applies them")
 
 
 @app.command()

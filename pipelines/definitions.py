@@ -11,6 +11,7 @@ from pipelines.defs import (
     intake,
     inventory,
     quality,
+    returns,
     shipping,
 )
 from pipelines.defs.resources import folders_resource, warehouse_resource
@@ -22,6 +23,7 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[
             intake.intake,
+            returns.returns,
             quality.validation,
             inventory.inventory_movements,
             inventory.allocation,

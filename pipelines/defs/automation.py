@@ -6,6 +6,7 @@ order_batch = dg.define_asset_job(
     "order_batch",
     selection=dg.AssetSelection.groups(
         "intake",
+        "returns",
         "quality",
         "inventory",
         "allocation",
@@ -15,7 +16,8 @@ order_batch = dg.define_asset_job(
         "analytics",
     ),
     description=(
-        "The whole batch: inbox → canonical orders → validation (ready / on_hold) → "
+        "The whole batch: inbox → canonical orders → return requests, inspections, refunds and "
+        "exchange orders → validation (ready / on_hold) → "
         "stock ledger → allocation (commit / backorder) → waves, pick lists, cartons, packing "
         "slips → rating, labels, manifests at the carrier cutoff, tracking events → customer "
         "messages → analytics → reporting snapshot."

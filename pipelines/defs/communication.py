@@ -16,7 +16,7 @@ MISSING_FILES_SQL = """
 
 
 @dg.asset(
-    deps=["tracking_events", "order_holds", "backorders"],
+    deps=["tracking_events", "order_holds", "backorders", "refunds"],
     group_name="communication",
     description="oms.notifications: one message per (order, kind, channel), rendered as .eml "
     "(and SMS text) under data/outbox/mail/, sent by SMTP when notifications.toml says so.",

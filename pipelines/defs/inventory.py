@@ -12,6 +12,7 @@ from pipelines.lib.inventory import ingest_stock_files, write_reorder_csv
 
 @dg.asset(
     name="inventory_movements",
+    deps=["return_inspections"],
     group_name="inventory",
     description="oms.inventory_movements: the append-only ledger; stock counts, receipts "
     "and adjustments from the inbox.",

@@ -49,7 +49,7 @@ def _check_result(suite: str, outcomes: list[ExpectationOutcome], validated: int
     specs=[
         dg.AssetSpec(
             "order_holds",
-            deps=["orders", "order_lines"],
+            deps=["orders", "order_lines", "refunds"],
             description="oms.order_holds: the exception queue; orders become ready or on_hold.",
         ),
         dg.AssetSpec(

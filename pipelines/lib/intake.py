@@ -47,6 +47,10 @@ OTHER_STAGE_LAYOUTS: dict[str, frozenset[str]] = {
     "stock receipts": frozenset({"warehouse_id", "sku", "quantity", "received_at"}),
     "stock adjustments": frozenset({"warehouse_id", "sku", "quantity", "adjusted_at"}),
     "hold decisions": frozenset({"order_key", "action", "decided_by"}),
+    "return requests": frozenset({"return_id", "sku", "quantity", "reason", "requested_at"}),
+    "return inspections": frozenset(
+        {"rma_number", "sku", "quantity", "disposition", "inspected_at"}
+    ),
 }
 
 
@@ -61,6 +65,11 @@ def other_stage_layout(head: bytes) -> str | None:
     # name a tracking code: JSON with line items stays an order file.)
     if tracking == "tracking_csv" or (tracking == "tracker_json" and b'"line_items"' not in head):
         return TRACKING_LAYOUT
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
+        # Return requests in JSON: requests with lines, never an order export's line items.
+        if b'"return_id"' in head and b'"lines"' in head and b'"line_items"' not in head:
+            return "return requests"
+        return None
     first = head.split(b"\n", 1)[0].decode("utf-8", "replace").strip().lstrip("\ufeff")
     columns = {c.strip().strip('"').lower() for c in first.split(",")}
     for name, needed in OTHER_STAGE_LAYOUTS.items():

@@ -266,7 +266,7 @@ def _book_counts(con: duckdb.DuckDBPyConnection, counts: pl.DataFrame) -> pl.Dat
     ).drop("book", "last_count")
 
 
-def _already_counted(
+def already_counted(
     con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, file_id: str
 ) -> pl.DataFrame:
     """For receipts and adjustments booked after a count that is later than them: the count
@@ -302,7 +302,7 @@ def _already_counted(
     )
 
 
-def _insert_movements(
+def insert_movements(
     con: duckdb.DuckDBPyConnection,
     movements: pl.DataFrame,
     *,
@@ -371,8 +371,8 @@ def apply_stock_file(
         result.superseded_counts += rows.height - booked.height
         rows = booked
     else:
-        rows = pl.concat([rows, _already_counted(con, rows, file_id)], how="diagonal_relaxed")
-    _insert_movements(con, rows, file_id=file_id, source_file=path.name, run_id=run_id, now=now)
+        rows = pl.concat([rows, already_counted(con, rows, file_id)], how="diagonal_relaxed")
+    insert_movements(con, rows, file_id=file_id, source_file=path.name, run_id=run_id, now=now)
     con.register("touched", rows.select("warehouse_id", "sku").unique())
     negative = _negative_on_hand(con)
     con.unregister("touched")

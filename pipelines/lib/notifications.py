@@ -56,6 +56,8 @@ from pipelines.lib.schema import (
     ORDER_LINES,
     ORDERS,
     PARCELS,
+    REFUNDS,
+    RETURNS,
     SHIPMENTS,
 )
 from pipelines.lib.timing import Laps
@@ -250,6 +252,24 @@ def _fetch(con: duckdb.DuckDBPyConnection, keys: pl.DataFrame) -> dict[str, pl.D
             ORDER BY s.order_key, p.parcel_id
             """,
         )
+        returned = frame(
+            con,
+            f"""
+            SELECT r.order_key, r.sku, coalesce(l.product_name, r.sku) AS name,
+                   sum(r.received_quantity)::BIGINT AS quantity
+            FROM {RETURNS.qualified} r
+            LEFT JOIN {ORDER_LINES.qualified} l USING (order_key, line_no)
+            WHERE r.order_key IN (SELECT order_key FROM due_orders) AND r.received_quantity > 0
+            GROUP BY ALL ORDER BY r.order_key, r.sku
+            """,
+        )
+        refunds = frame(
+            con,
+            f"""
+            SELECT order_key, sum(amount) AS amount FROM {REFUNDS.qualified}
+            WHERE order_key IN (SELECT order_key FROM due_orders) GROUP BY ALL
+            """,
+        )
     finally:
         con.unregister("due_orders")
     return {
@@ -258,6 +278,8 @@ def _fetch(con: duckdb.DuckDBPyConnection, keys: pl.DataFrame) -> dict[str, pl.D
         "holds": holds,
         "backorders": backorders,
         "parcels": parcels,
+        "returned": returned,
+        "refunds": refunds,
     }
 
 
@@ -265,7 +287,10 @@ def _facts_from(frames: dict[str, pl.DataFrame]) -> dict[str, Any]:
     """The fetched frames as dicts by order key (what contexts are built from)."""
     return {
         "orders": {row["order_key"]: row for row in frames["orders"].iter_rows(named=True)},
-        **{name: _by_order(frames[name]) for name in ("lines", "holds", "backorders", "parcels")},
+        **{
+            name: _by_order(frames[name])
+            for name in ("lines", "holds", "backorders", "parcels", "returned", "refunds")
+        },
     }
 
 
@@ -333,6 +358,13 @@ def _context(order: dict, facts: dict[str, Any], kind: str, settings: MessageSet
         ],
         "parcels": parcels,
     }
+    context["returned"] = [
+        {"sku": r["sku"], "name": r["name"], "quantity": r["quantity"]}
+        for r in facts["returned"].get(key, [])
+    ]
+    refunded = facts["refunds"].get(key, [])
+    context["refund_amount"] = refunded[0]["amount"] if refunded else None
+    context["currency"] = order["currency"] or "USD"
     delivered = [p["delivered_at"] for p in parcels if p["delivered_at"] is not None]
     context["delivered_at"] = max(delivered) if delivered else None
     promises = [p["shipment_promise"] for p in parcels if p["delayed"] and p["shipment_promise"]]

@@ -102,6 +102,13 @@ EVENT_LABELS: dict[str, str | None] = {
     "delayed": "Delivery is running late",
     "shipment_delivered": "Parcel delivered",
     "delivered": "Delivered",
+    "return_authorized": "Return authorised: use the return label we sent",
+    "return_rejected": "Return request declined",
+    "return_received": "Your return has arrived",
+    "partially_returned": None,
+    "returned": None,
+    "refund_issued": "Refund issued",
+    "exchange_created": "Replacement order created",
     "cancelled": "Order cancelled",
 }
 

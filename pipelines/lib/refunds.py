@@ -30,7 +30,8 @@ Rules (``share(C)`` below is the rounding scheme described after the list):
 3. order discount share: ``discount_amount`` is first allocated to the lines pro rata to their
    ``line_total`` (net value) over the order's net merchandise (``subtotal``); the line's part is
    then share()d over its units.
-4. tax share: likewise ``tax_amount`` is allocated pro rata to net value over net merchandise and
+4. tax share: likewise ``tax_amount`` is allocated pro rata to net value over net merchandise
+   (equally over the lines when every line is free) and
    share()d over the units. When ``prices_include_tax`` the tax is inside the price: tax share
    is 0 (the explanation says so).
 5. shipping: refunded in full, less ``shipping_already_refunded``, only if any returned slice's
@@ -67,14 +68,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-REASONS = (
-    "NOT_WANTED",
-    "DEFECTIVE",
-    "WRONG_ITEM",
-    "SIZE_EXCHANGE",
-    "DAMAGED_IN_TRANSIT",
-    "OTHER",
-)
+from pipelines.lib.schema import RETURN_REASONS
+
+REASONS = RETURN_REASONS
 MERCHANT_FAULT = frozenset({"DEFECTIVE", "WRONG_ITEM", "DAMAGED_IN_TRANSIT"})
 
 CENT = Decimal("0.01")
@@ -169,10 +165,12 @@ def _money(value: Decimal | int, name: str) -> Decimal:
 
 
 def _allocate(total: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
-    """Split ``total`` pro rata to ``weights`` by cumulative rounding; parts sum to ``total``."""
+    """Split ``total`` pro rata to ``weights`` by cumulative rounding; parts sum to ``total``.
+    All-zero weights (every line free, yet tax charged) share it equally."""
     whole = sum(weights, Decimal(0))
     if whole == 0:
-        return [ZERO for _ in weights]
+        weights = [Decimal(1)] * len(weights)
+        whole = Decimal(len(weights))
     parts, running, before = [], Decimal(0), ZERO
     for weight in weights:
         running += weight

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 #: Bumped whenever a table or column is added; recorded in ``raw.schema_version``.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 MONEY = "DECIMAL(18,2)"
 
@@ -195,6 +195,27 @@ HOLDING_STOCK = ("committed", "released")
 COVERING = (*HOLDING_STOCK, "shipped")
 ALLOCATION_RULES = ("single", "split")
 BACKORDER_STATUSES = ("open", "filled", "cancelled")
+#: Why a customer sends units back (the merchant's faults refund shipping and never pay a
+#: restocking fee: pipelines.lib.refunds.MERCHANT_FAULT).
+RETURN_REASONS = (
+    "NOT_WANTED",
+    "DEFECTIVE",
+    "WRONG_ITEM",
+    "SIZE_EXCHANGE",
+    "DAMAGED_IN_TRANSIT",
+    "OTHER",
+)
+RETURN_RESOLUTIONS = ("refund", "exchange", "store_credit")
+#: A return line's life: requested (read from a request file), authorized (RMA number and
+#: label issued) or rejected (with the reason), received (some units inspected, more
+#: expected), inspected (every unit accounted for; the refund or exchange is waiting, e.g. for
+#: review), completed (refunded, exchanged, or nothing to settle).
+RETURN_STATUSES = ("requested", "authorized", "rejected", "received", "inspected", "completed")
+#: What the warehouse found per unit group: only RESTOCK goes back on hand (and so to ATP);
+#: REFURBISH, DAMAGED and SCRAP stay in the returns area (oms.return_inspections); MISSING
+#: units never arrived.
+DISPOSITIONS = ("RESTOCK", "REFURBISH", "DAMAGED", "SCRAP", "MISSING")
+REFUND_METHODS = ("original", "store_credit")
 #: no_stock: not enough ATP anywhere; ship_complete: no single warehouse could fill the
 #: order and it may not split; split_limit: stock was left elsewhere but max_splits
 #: warehouses were already used.
@@ -269,6 +290,12 @@ ORDERS = Table(
         Column("discount_amount", MONEY, "Order-level discount."),
         Column("order_total", MONEY, "What the customer pays."),
         Column(
+            "channel_refunded",
+            MONEY,
+            "What the channel says it refunded itself (Shopify Refunded Amount, WooCommerce "
+            "refunds); the returns stage counts it so money is never refunded twice.",
+        ),
+        Column(
             "prices_include_tax",
             "BOOLEAN",
             "True when prices already include tax (totals add up without tax_amount).",
@@ -287,6 +314,11 @@ ORDERS = Table(
         ),
         Column("cancelled_at", "TIMESTAMPTZ", "When the channel cancelled the order."),
         Column("notes", "VARCHAR", "Customer or staff notes."),
+        Column(
+            "original_order_key",
+            "VARCHAR",
+            "Exchange orders: the order whose returned units this one replaces.",
+        ),
         Column("source_message_id", "VARCHAR", "Message-ID of the email that carried the file."),
         Column("received_at", "TIMESTAMPTZ", "When the platform first saw the order.", False),
         Column("updated_at", "TIMESTAMPTZ", "When the canonical order last changed.", False),
@@ -811,6 +843,113 @@ NOTIFICATIONS = Table(
     primary_key=("notification_id",),
 )
 
+RETURNS = Table(
+    "oms",
+    "returns",
+    "Return (RMA) lines: one row per order line and reason of a customer's return request, "
+    "from request to money back.",
+    (
+        Column(
+            "return_line_id", "VARCHAR", "md5 of order_key | return_id | line_no | reason.", False
+        ),
+        Column(
+            "return_id", "VARCHAR", "The request's id as the channel or service gave it.", False
+        ),
+        Column("rma_number", "VARCHAR", "Return authorisation number (authorized requests)."),
+        Column("order_key", "VARCHAR", "Order the units were shipped on.", False),
+        Column("line_no", "INTEGER", "Order line the units belong to.", False),
+        Column("sku", "VARCHAR", "SKU coming back.", False),
+        Column("quantity", "BIGINT", "Units the customer asked to return.", False),
+        Column("reason", "VARCHAR", ", ".join(RETURN_REASONS) + ".", False),
+        Column("resolution", "VARCHAR", ", ".join(RETURN_RESOLUTIONS) + ".", False),
+        Column("exchange_sku", "VARCHAR", "Exchange: the SKU to send instead (else the same)."),
+        Column("requested_at", "TIMESTAMPTZ", "When the customer asked (UTC).", False),
+        Column("note", "VARCHAR", "The customer's or agent's words."),
+        Column("status", "VARCHAR", ", ".join(RETURN_STATUSES) + ".", False),
+        Column("status_reason", "VARCHAR", "Why it was rejected, or why it waits."),
+        Column("window_ends_at", "TIMESTAMPTZ", "Last moment the return could be requested."),
+        Column("authorized_at", "TIMESTAMPTZ", "When the RMA was issued."),
+        Column("warehouse_id", "VARCHAR", "Warehouse the units go back to."),
+        Column("label_path", "VARCHAR", "The return label (PDF) in data/outbox/returns."),
+        Column("received_quantity", "BIGINT", "Units that arrived (any disposition but MISSING)."),
+        Column("restocked_quantity", "BIGINT", "Units put back on hand (RESTOCK)."),
+        Column("missing_quantity", "BIGINT", "Units the warehouse recorded as never arrived."),
+        Column("inspected_at", "TIMESTAMPTZ", "When the last units were inspected."),
+        Column("refunded_quantity", "BIGINT", "Units a refund (or store credit) has covered."),
+        Column("exchange_order_key", "VARCHAR", "Exchange: the replacement order."),
+        Column("completed_at", "TIMESTAMPTZ", "When the line was settled."),
+        Column("updated_at", "TIMESTAMPTZ", "When the row last changed.", False),
+        *_lineage(),
+    ),
+    primary_key=("return_line_id",),
+)
+
+RETURN_INSPECTIONS = Table(
+    "oms",
+    "return_inspections",
+    "What the warehouse found in each return, per unit group and disposition; the REFURBISH, "
+    "DAMAGED and SCRAP units here are the returns area's stock (never ATP).",
+    (
+        Column("inspection_id", "VARCHAR", "File hash and row of the inspection record.", False),
+        Column("return_line_id", "VARCHAR", "Return line inspected.", False),
+        Column("rma_number", "VARCHAR", "Return authorisation number.", False),
+        Column("order_key", "VARCHAR", "Order the units were shipped on.", False),
+        Column("sku", "VARCHAR", "SKU.", False),
+        Column("warehouse_id", "VARCHAR", "Warehouse that received the units.", False),
+        Column("disposition", "VARCHAR", ", ".join(DISPOSITIONS) + ".", False),
+        Column("quantity", "BIGINT", "Units with that disposition.", False),
+        Column("inspected_at", "TIMESTAMPTZ", "When (UTC).", False),
+        Column("inspected_by", "VARCHAR", "Who inspected."),
+        Column("note", "VARCHAR", "The inspector's note."),
+        *_lineage(),
+    ),
+    primary_key=("inspection_id",),
+)
+
+REFUNDS = Table(
+    "oms",
+    "refunds",
+    "Refunds and store credits issued for returned units, each exported once to finance.",
+    (
+        Column("refund_id", "VARCHAR", "RF-<rma_number>-<n>.", False),
+        Column("order_key", "VARCHAR", "Order refunded.", False),
+        Column("rma_number", "VARCHAR", "Return it pays for.", False),
+        Column("method", "VARCHAR", ", ".join(REFUND_METHODS) + ".", False),
+        Column("payment_method", "VARCHAR", "The order's payment method (original refunds)."),
+        Column("currency", "VARCHAR", "ISO 4217 currency of the order.", False),
+        Column("amount", MONEY, "What the customer gets back.", False),
+        Column("merchandise", MONEY, "Returned units x unit price.", False),
+        Column("discount_share", MONEY, "Line and order discount shares taken off.", False),
+        Column("tax_share", MONEY, "Tax share given back.", False),
+        Column("shipping", MONEY, "Shipping given back (merchant's fault only).", False),
+        Column("restocking_fee", MONEY, "Fee kept (policy; never for merchant's faults).", False),
+        Column("cap_adjustment", MONEY, "Cut so no more is refunded than was paid (<= 0).", False),
+        Column("units", "BIGINT", "Units refunded.", False),
+        Column("explanation", "VARCHAR", "How the amount was computed, line by line.", False),
+        Column("issued_at", "TIMESTAMPTZ", "When the refund was issued.", False),
+        Column("export_file", "VARCHAR", "Finance export file that carries it.", False),
+        Column("run_id", "VARCHAR", "Batch run that issued it.", False),
+    ),
+    primary_key=("refund_id",),
+)
+
+RETURNS_QUARANTINE = Table(
+    "quality",
+    "returns_quarantine",
+    "Return requests and inspection records that could not be tied to an order, line or RMA "
+    "(or were malformed), kept with the reason, never applied.",
+    (
+        Column("kind", "VARCHAR", "request or inspection.", False),
+        Column("reference", "VARCHAR", "The record's return_id or rma_number."),
+        Column("order_ref", "VARCHAR", "The order it named (order_key or order_number)."),
+        Column("sku", "VARCHAR", "The SKU it named."),
+        Column("record", "VARCHAR", "The record as read (JSON).", False),
+        Column("reason", "VARCHAR", "Why it was not applied.", False),
+        Column("quarantined_at", "TIMESTAMPTZ", "When.", False),
+        *_lineage(),
+    ),
+)
+
 TABLES: tuple[Table, ...] = (
     FILES,
     ORDERS,
@@ -833,6 +972,10 @@ TABLES: tuple[Table, ...] = (
     TRACKING_EVENTS,
     TRACKING_QUARANTINE,
     NOTIFICATIONS,
+    RETURNS,
+    RETURN_INSPECTIONS,
+    REFUNDS,
+    RETURNS_QUARANTINE,
 )
 SCHEMAS: tuple[str, ...] = ("raw", "oms", "quality", "analytics")
 

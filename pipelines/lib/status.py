@@ -47,6 +47,21 @@ SHIPPING_SQL = """
         (SELECT count(*) FROM quality.tracking_quarantine) AS tracking_events_quarantined
 """
 
+#: Returns figures ``oms status`` shows.
+RETURNS_SQL = """
+    SELECT
+        (SELECT count(DISTINCT rma_number) FROM oms.returns WHERE status = 'authorized')
+            AS rmas_awaiting_units,
+        (SELECT count(*) FROM oms.returns WHERE status = 'received') AS lines_partly_received,
+        (SELECT count(*) FROM oms.returns WHERE status = 'inspected') AS refunds_held,
+        (SELECT count(*) FROM oms.returns WHERE status = 'rejected') AS lines_rejected,
+        (SELECT count(*) FROM oms.returns WHERE status = 'completed') AS lines_completed,
+        (SELECT coalesce(sum(missing_quantity), 0) FROM oms.returns) AS units_missing,
+        (SELECT count(*) FROM oms.refunds) AS refunds,
+        (SELECT count(*) FROM oms.orders WHERE channel = 'exchange') AS exchange_orders,
+        (SELECT count(*) FROM quality.returns_quarantine) AS records_quarantined
+"""
+
 #: The customer message outbox ``oms status`` shows.
 OUTBOX_SQL = """
     SELECT
@@ -73,6 +88,7 @@ def _counts(
     inventory: dict[str, object] | None = None,
     shipping: dict[str, object] | None = None,
     outbox: dict[str, object] | None = None,
+    returns: dict[str, object] | None = None,
 ) -> dict[str, object]:
     return {
         "source": source,
@@ -83,6 +99,7 @@ def _counts(
         "inventory": inventory or {},
         "shipping": shipping or {},
         "outbox": outbox or {},
+        "returns": returns or {},
     }
 
 
@@ -118,6 +135,7 @@ def _read(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, object]:
         _figures(con, INVENTORY_SQL),
         _figures(con, SHIPPING_SQL),
         _outbox(con),
+        _figures(con, RETURNS_SQL),
     )
 
 

@@ -1,5 +1,6 @@
 """The batch end to end on a temporary warehouse: inbox → orders → validation → stock →
-allocation → waves → labels → (a later cutoff: manifests; carrier events) → dbt → pages."""
+allocation → waves → labels → (a later cutoff: manifests; carrier events; then returns,
+inspections, refunds and exchanges) → dbt → pages."""
 
 from __future__ import annotations
 
@@ -20,17 +21,23 @@ from pipelines.defs import (
     intake,
     inventory,
     quality,
+    returns,
     shipping,
 )
 from pipelines.defs.resources import folders_resource, warehouse_resource
+from pipelines.lib.brokering import run_allocation_stage
 from pipelines.lib.generator import generate
+from pipelines.lib.generator.returns import write_demo_inspections, write_demo_returns
 from pipelines.lib.generator.tracking import write_demo_tracking
+from pipelines.lib.quality.validate import run_validation_stage
+from pipelines.lib.returns import run_returns_stage
 from pipelines.lib.shipping import STATUS_OF_EVENT, run_shipping_stage
 from pipelines.lib.warehouse import connect, frame, scalar
 from pipelines.project import DASHBOARDS_DIR
 
 ASSETS = [
     intake.intake,
+    returns.returns,
     quality.validation,
     inventory.inventory_movements,
     inventory.allocation,
@@ -397,3 +404,100 @@ def test_customers_get_one_message_per_event_kind_in_the_outbox(batch):
     assert skipped["skip_reason"].null_count() == 0
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["every_message_has_its_file"].passed
+
+
+def _returns(settings, now):
+    with connect(settings.warehouse_path) as con:
+        return run_returns_stage(
+            con,
+            reference_dir=settings.reference_dir,
+            inbox=settings.inbox,
+            archive_dir=settings.archive,
+            rejected_dir=settings.rejected,
+            outbox=settings.outbox,
+            run_id=f"returns-{now:%Y%m%d%H%M}",
+            now=now,
+        )
+
+
+def test_delivered_orders_come_back_inspected_refunded_and_exchanged(batch):
+    # (Runs after the carriers delivered: the generator returns a share of delivered orders,
+    # some late, some asking too much, some for orders that do not exist.)
+    settings = batch[0]
+    with connect(settings.warehouse_path, read_only=True) as con:
+        delivered = scalar(con, "SELECT max(delivered_at) FROM oms.shipments")
+    asked = delivered + timedelta(days=3)
+    requests = write_demo_returns(
+        settings.warehouse_path,
+        settings.inbox,
+        as_of=asked,
+        rate=0.5,
+        reference_dir=settings.reference_dir,
+    )
+    sent = pl.read_csv(requests, infer_schema=False)
+    first = _returns(settings, asked)
+    assert [f.status for f in first.files] == ["processed"]
+    assert first.requests_read == sent.height
+    assert first.authorized_lines + first.rejected_lines + first.quarantined + first.repeated >= (
+        sent.height
+    )
+    assert first.authorized_lines > 0
+    with connect(settings.warehouse_path, read_only=True) as con:
+        quarantined = frame(con, "SELECT reason FROM quality.returns_quarantine")
+        rejected = frame(con, "SELECT status_reason FROM oms.returns WHERE status = 'rejected'")
+    unknown = sent.filter(pl.col("order_key").str.contains(r"^shopify:\d{12}$"))
+    assert quarantined.filter(pl.col("reason").str.starts_with("unknown order")).height == (
+        unknown.height
+    )
+    assert rejected.height == first.rejected_lines
+    # The warehouse inspects what arrived within two weeks; the batch settles it.
+    inspected = asked + timedelta(days=14)
+    assert write_demo_inspections(settings.warehouse_path, settings.inbox, as_of=inspected)
+    second = _returns(settings, inspected)
+    assert second.units_received > 0 and second.refunds > 0
+    with connect(settings.warehouse_path, read_only=True) as con:
+        assert scalar(con, returns.OVER_REFUNDED_SQL) == 0
+        assert scalar(con, returns.UNBOOKED_RESTOCK_SQL) == 0
+        restocked = scalar(
+            con,
+            "SELECT sum(quantity) FROM oms.return_inspections WHERE disposition = 'RESTOCK'",
+        )
+        booked = scalar(
+            con,
+            "SELECT sum(on_hand_delta) FROM oms.inventory_movements "
+            "WHERE reason = 'return_restock'",
+        )
+        unsettled = scalar(
+            con,
+            "SELECT count(*) FROM oms.returns WHERE status = 'inspected' "
+            "AND coalesce(status_reason, '') NOT LIKE 'refund held for review: %'",
+        )
+        refunded_units = scalar(con, "SELECT sum(units) FROM oms.refunds")
+        exchanges = scalar(con, "SELECT count(*) FROM oms.orders WHERE channel = 'exchange'")
+        back = frame(con, "SELECT status FROM oms.orders WHERE status LIKE '%returned'")
+        files = sorted((settings.outbox / "refunds").rglob("*.csv"))
+    assert booked == restocked > 0 and unsettled == 0
+    assert refunded_units == sum(
+        pl.read_csv(f, infer_schema=False)["units"].cast(pl.Int64).sum() for f in files
+    )
+    assert exchanges == second.exchange_orders and back.height > 0
+    # Validation and allocation take the exchange orders like any other order.
+    later = inspected + timedelta(minutes=5)
+    with connect(settings.warehouse_path) as con:
+        run_validation_stage(
+            con,
+            inbox=settings.inbox,
+            archive_dir=settings.archive,
+            rejected_dir=settings.rejected,
+            reference_dir=settings.reference_dir,
+            run_id="exchange-validation",
+            now=later,
+        )
+        run_allocation_stage(
+            con, reference_dir=settings.reference_dir, run_id="exchange-allocation", now=later
+        )
+        waiting = scalar(
+            con,
+            "SELECT count(*) FROM oms.orders WHERE channel = 'exchange' AND status = 'received'",
+        )
+    assert waiting == 0

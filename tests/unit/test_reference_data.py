@@ -74,6 +74,7 @@ def test_readme_documents_every_column_of_every_file():
         "fulfilment.toml": ["waves", "cartonization"],
         "shipping.toml": ["delays", "labels"],
         "notifications.toml": ["messages", "sms", "smtp"],
+        "returns.toml": ["policy", "amazon", "woocommerce", "rma", "labels"],
     }
     assert set(documented) == {*FILES, *settings_files}
     for name in FILES:

@@ -303,3 +303,12 @@ def test_two_refunds_never_exceed_order_total(case):
     faulty = any(u.reason in MERCHANT_FAULT for u in before)
     if everything and no_fee and (faulty or order.shipping_amount == 0):
         assert refunded == order.order_total
+
+
+def test_tax_on_free_lines_is_shared_equally_and_given_back_in_full():
+    # Found by the property above: every line free, yet a cent of tax charged. With no net
+    # value to allocate by, the lines share it equally, so returning everything returns it.
+    order = OrderMoney(D("0.00"), D("0.00"), D("0.01"), D("0.00"), D("0.01"))
+    lines = [LineMoney(1, 1, D("0.00"), D("0.00"), D("0.00"))]
+    refund = refund_for(order, lines, [ReturnedUnits(1, 1, "NOT_WANTED")], NO_FEE)
+    assert (refund.amount, refund.tax_share) == (D("0.01"), D("0.01"))

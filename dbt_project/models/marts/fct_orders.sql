@@ -74,6 +74,24 @@ shipping_costs as (
     group by shipments.order_key
 ),
 
+-- Units that came back (any disposition but MISSING) over the order's return lines.
+return_units as (
+    select
+        order_key,
+        sum(received_quantity) as returned_units
+    from {{ ref('stg_oms__returns') }}
+    group by order_key
+),
+
+-- Money given back: refunds to the original payment and store credit alike.
+order_refunds as (
+    select
+        order_key,
+        sum(amount) as refunded_amount
+    from {{ ref('stg_oms__refunds') }}
+    group by order_key
+),
+
 -- The columns fct_orders always had, first and unchanged.
 order_facts as (
     select
@@ -114,19 +132,33 @@ order_stock as (
     from order_facts
     left join allocations on order_facts.order_key = allocations.order_key
     left join backorders on order_facts.order_key = backorders.order_key
+),
+
+-- Shipping columns after the stock columns.
+order_shipping as (
+    select
+        order_stock.*,
+        shipments.first_shipped_at,
+        shipments.last_shipped_at,
+        case
+            when order_stock.status in ('delivered', 'partially_returned', 'returned')
+                then shipments.delivered_at
+        end as delivered_at,
+        coalesce(shipping_costs.shipping_cost, 0) as shipping_cost,
+        coalesce(shipments.is_delayed, false) as is_delayed
+    from order_stock
+    left join shipments on order_stock.order_key = shipments.order_key
+    left join shipping_costs on order_stock.order_key = shipping_costs.order_key
 )
 
--- Shipping columns last.
+-- Returns columns last.
 select
-    order_stock.*,
-    shipments.first_shipped_at,
-    shipments.last_shipped_at,
-    case
-        when order_stock.status in ('delivered', 'partially_returned', 'returned')
-            then shipments.delivered_at
-    end as delivered_at,
-    coalesce(shipping_costs.shipping_cost, 0) as shipping_cost,
-    coalesce(shipments.is_delayed, false) as is_delayed
-from order_stock
-left join shipments on order_stock.order_key = shipments.order_key
-left join shipping_costs on order_stock.order_key = shipping_costs.order_key
+    order_shipping.*,
+    orders.original_order_key,
+    order_shipping.channel = 'exchange' as is_exchange,
+    coalesce(return_units.returned_units, 0) as returned_units,
+    coalesce(order_refunds.refunded_amount, 0) as refunded_amount
+from order_shipping
+inner join orders on order_shipping.order_key = orders.order_key
+left join return_units on order_shipping.order_key = return_units.order_key
+left join order_refunds on order_shipping.order_key = order_refunds.order_key

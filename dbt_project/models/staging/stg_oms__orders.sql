@@ -23,8 +23,10 @@ renamed as (
         tax_amount,
         discount_amount,
         order_total,
+        channel_refunded,
         ship_complete,
         cancelled_at,
+        original_order_key,
         received_at,
         updated_at,
         validated_at

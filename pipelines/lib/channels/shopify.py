@@ -133,6 +133,7 @@ ORDER_COLUMNS = (
     "Note Attributes",
     "Cancelled at",
     "Payment Method",
+    "Refunded Amount",
     "Id",
     "Phone",
 )
@@ -258,6 +259,7 @@ def _batch(rows: pl.DataFrame, path: Path, source_file: str) -> ParsedBatch:
         money(f("Taxes")).alias("tax_amount"),
         money(f("Total")).alias("order_total"),
         money(f("Discount Amount")).alias("discount_raw"),
+        money(f("Refunded Amount")).alias("channel_refunded"),
         f(CANCELLED_WHEN).alias(CANCELLED_WHEN),
     )
     first = add_timestamp(first, "Created at", "ordered_at", offset_target="ordered_at_offset")
@@ -270,6 +272,7 @@ def _batch(rows: pl.DataFrame, path: Path, source_file: str) -> ParsedBatch:
             "tax_amount": ("Taxes", "an amount"),
             "order_total": ("Total", "an amount"),
             "discount_raw": ("Discount Amount", "an amount"),
+            "channel_refunded": ("Refunded Amount", "an amount"),
             "ordered_at": ("Created at", "a timestamp like 2025-12-06 10:37:33 -0500"),
             "cancelled_at": (CANCELLED_WHEN, "a timestamp"),
         },
@@ -321,6 +324,7 @@ def _batch(rows: pl.DataFrame, path: Path, source_file: str) -> ParsedBatch:
         "tax_amount",
         order_discount.alias("discount_amount"),
         "order_total",
+        pl.col("channel_refunded").abs(),
         # Tax-inclusive stores (e.g. Australian GST): Total = Subtotal + Shipping, tax inside.
         (
             (pl.col("tax_amount") > 0)

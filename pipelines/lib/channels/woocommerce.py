@@ -145,6 +145,8 @@ _ITEM = pl.Struct(
 )
 _SHIPPING_LINE = pl.Struct({"method_id": pl.String, "method_title": pl.String})
 _FEE = pl.Struct({"id": pl.String, "name": pl.String, "total": pl.String})
+#: A refund the shop made itself; its total is negative ("-10.00").
+_REFUND = pl.Struct({"id": pl.String, "reason": pl.String, "total": pl.String})
 #: The fields of an order this adapter reads (everything else in the file is skipped).
 ORDER_SCHEMA: dict[str, pl.DataType] = {
     **{
@@ -173,6 +175,7 @@ ORDER_SCHEMA: dict[str, pl.DataType] = {
     "line_items": pl.List(_ITEM),
     "shipping_lines": pl.List(_SHIPPING_LINE),
     "fee_lines": pl.List(_FEE),
+    "refunds": pl.List(_REFUND),
 }
 POSITION = "__position"
 
@@ -436,6 +439,23 @@ def _batch(raw: pl.DataFrame, source_file: str) -> ParsedBatch:
         pl.col("lines_total").fill_null(0),
         pl.col("lines_discount").fill_null(0),
     )
+    # Refunds the shop made itself (negative totals): their sum, so the returns stage never
+    # pays the same money back twice.
+    refunds = (
+        o.select("order_index", "id", POSITION, pl.col("refunds").alias("refund"))
+        .explode("refund")
+        .filter(pl.col("refund").is_not_null())
+        .with_columns(pl.col("refund").struct.field("total").alias("refund_total"))
+        .with_columns(money(pl.col("refund_total")).alias("_refund"))
+    )
+    check_parsed(refunds, {"_refund": ("refund_total", "an amount")}, describe_row=where_order)
+    o = o.join(
+        refunds.group_by("order_index").agg(
+            pl.col("_refund").abs().sum().alias("channel_refunded")
+        ),
+        on="order_index",
+        how="left",
+    )
 
     billing = pl.col("billing").struct.field
     shipping = pl.col("shipping").struct.field
@@ -480,6 +500,7 @@ def _batch(raw: pl.DataFrame, source_file: str) -> ParsedBatch:
             "discount_amount"
         ),
         pl.col("_total").alias("order_total"),
+        "channel_refunded",
         pl.col("prices_include_tax"),
         pl.coalesce(_blank(pl.col("payment_method_title")), _blank(pl.col("payment_method"))).alias(
             "payment_method"

@@ -17,6 +17,7 @@ import pytest
 from pipelines.lib.brokering import AllocationStageResult, run_allocation_stage
 from pipelines.lib.fulfilment import FulfilmentResult, run_fulfilment_stage
 from pipelines.lib.inventory import InventoryResult, ingest_stock_files
+from pipelines.lib.returns import ReturnsResult, run_returns_stage
 from pipelines.lib.shipping import ShippingResult, run_shipping_stage
 from pipelines.lib.warehouse import frame
 from tests.orders import REFERENCE, T0
@@ -141,6 +142,19 @@ class StockPlatform(Platform):
     def ship(self, at: datetime | None = None) -> ShippingResult:
         self.runs += 1
         return run_shipping_stage(
+            self.con,
+            reference_dir=self.reference,
+            inbox=self.inbox,
+            archive_dir=self.archive,
+            rejected_dir=self.rejected,
+            outbox=self.outbox,
+            run_id=f"run{self.runs}",
+            now=at or T0 + timedelta(minutes=self.runs),
+        )
+
+    def returns(self, at: datetime | None = None) -> ReturnsResult:
+        self.runs += 1
+        return run_returns_stage(
             self.con,
             reference_dir=self.reference,
             inbox=self.inbox,

@@ -1,0 +1,24 @@
+with source as (
+    select * from {{ source('oms', 'refunds') }}
+)
+
+select
+    refund_id,
+    order_key,
+    rma_number,
+    method,
+    payment_method,
+    currency,
+    amount,
+    merchandise,
+    discount_share,
+    tax_share,
+    shipping,
+    restocking_fee,
+    cap_adjustment,
+    units,
+    explanation,
+    issued_at,
+    export_file,
+    run_id
+from source
