@@ -105,6 +105,7 @@ def returns(
             "lines_rejected": result.rejected_lines,
             "repeated": result.repeated,
             "labels_written": result.labels_written,
+            "seconds": dg.MetadataValue.json(result.seconds),
         },
     )
     yield dg.MaterializeResult(
