@@ -25,7 +25,10 @@ API::
 
 Rules (``share(C)`` below is the rounding scheme described after the list):
 
-1. merchandise = units x unit_price (exact, already cents).
+1. merchandise = share(line_total + line_discount) over the line's units: units x unit_price
+   exactly when the line adds up; when a channel's derived unit price is a rounding off (the
+   tolerance below), what the line really charged is shared instead, so its units still add
+   up to it exactly.
 2. line discount share = share(line_discount) over the line's units.
 3. order discount share: ``discount_amount`` is first allocated to the lines pro rata to their
    ``line_total`` (net value) over the order's net merchandise (``subtotal``); the line's part is
@@ -57,9 +60,11 @@ Rounding (ROUND_HALF_UP to the cent, in this order, so results are deterministic
 
 Validation (``ValueError``): unknown reason, unknown or duplicate ``line_no``, returned quantity
 < 1 or more than the line's quantity minus what was already returned, negative money or
-percent > 100, ``line_total`` != ``quantity x unit_price - line_discount``, ``subtotal`` !=
-sum of line totals, order discount above the subtotal, negative ``already_refunded``. Floats are
-rejected (``TypeError``): money is Decimal (ints are accepted).
+percent > 100, ``line_total`` off ``quantity x unit_price - line_discount`` by more than
+:func:`line_tolerance` (validation's own: half a cent a unit, at least a cent), ``subtotal``
+off the sum of line totals by more than a cent, order discount above the subtotal, negative
+``already_refunded``. Floats are rejected (``TypeError``): money is Decimal (ints are
+accepted).
 """
 
 from __future__ import annotations
@@ -180,6 +185,13 @@ def _allocate(total: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
     return parts
 
 
+def line_tolerance(quantity: int) -> Decimal:
+    """How far a line total may be off quantity x unit_price - discount: a unit price the
+    channel did not give but was derived (line total / quantity, to the cent) is off by up to
+    half a cent a unit (the validation rule's tolerance, pipelines/lib/quality/prepare.py)."""
+    return CENT * max(1, quantity // 2)
+
+
 def _share(component: Decimal, prior: int, units: int, quantity: int) -> Decimal:
     """Share of a line ``component`` for ``units`` after ``prior`` of ``quantity`` units."""
     return _cent(component * (prior + units) / quantity) - _cent(component * prior / quantity)
@@ -197,7 +209,7 @@ def _validate_lines(order: OrderMoney, lines: Sequence[LineMoney]) -> dict[int, 
         for name in ("unit_price", "line_discount", "line_total"):
             _money(getattr(line, name), f"line {line.line_no} {name}")
         expected = line.quantity * line.unit_price - line.line_discount
-        if line.line_total != expected:
+        if abs(line.line_total - expected) > line_tolerance(line.quantity):
             raise ValueError(
                 f"line {line.line_no}: line_total {line.line_total} != quantity x unit_price - "
                 f"line_discount = {expected}"
@@ -206,7 +218,7 @@ def _validate_lines(order: OrderMoney, lines: Sequence[LineMoney]) -> dict[int, 
     for name in ("subtotal", "shipping_amount", "tax_amount", "discount_amount", "order_total"):
         _money(getattr(order, name), name)
     lines_total = sum((line.line_total for line in lines), Decimal(0))
-    if order.subtotal != lines_total:
+    if abs(order.subtotal - lines_total) > CENT:
         raise ValueError(
             f"subtotal {order.subtotal} != sum of line totals {lines_total} "
             "(pass all of the order's lines)"
@@ -272,7 +284,8 @@ def refund_for(
     notes: list[str] = []
     for units in returning:
         line, prior = _take(units, "returning")
-        merchandise = units.quantity * line.unit_price
+        gross = line.line_total + line.line_discount
+        merchandise = _share(gross, prior, units.quantity, line.quantity)
         line_disc = _share(line.line_discount, prior, units.quantity, line.quantity)
         order_disc = _share(order_discounts[line.line_no], prior, units.quantity, line.quantity)
         tax = _share(taxes[line.line_no], prior, units.quantity, line.quantity)
@@ -296,7 +309,9 @@ def refund_for(
         )
         note = (
             f"line {line.line_no} ({units.reason}): {units.quantity} x {line.unit_price} = "
-            f"{_cent(merchandise)}, line discount -{line_disc}, order discount -{order_disc}, "
+            f"{_cent(merchandise)}"
+            + ("" if merchandise == units.quantity * line.unit_price else " (of the line's total)")
+            + f", line discount -{line_disc}, order discount -{order_disc}, "
             f"tax +{tax}"
         )
         if fee:

@@ -110,6 +110,7 @@ REQUEST_COLUMNS = (
 INSPECTION_COLUMNS = (
     "rma_number",
     "sku",
+    "reason",
     "quantity",
     "disposition",
     "warehouse_id",
@@ -493,7 +494,8 @@ def _orders_for(con: duckdb.DuckDBPyConnection, records: list[dict]) -> tuple[di
             FROM {ORDER_LINES.qualified} l
             LEFT JOIN ({SHIPPED_LINES_SQL}) s USING (order_key, line_no)
             LEFT JOIN (
-                SELECT order_key, line_no, sum(quantity)::BIGINT AS asked
+                SELECT order_key, line_no,
+                       sum(quantity - missing_quantity)::BIGINT AS asked
                 FROM {RETURNS.qualified}
                 WHERE status IN {_ACTIVE!r} GROUP BY ALL
             ) r USING (order_key, line_no)
@@ -601,28 +603,53 @@ def _judge(
     return taken, None, window_end
 
 
-def _existing_requests(con: duckdb.DuckDBPyConnection, orders: Iterable[str]) -> tuple[set, dict]:
-    """(stored (order, return_id, sku, reason) keys, RMA (number, warehouse) by request)."""
+def _existing_requests(
+    con: duckdb.DuckDBPyConnection, orders: Iterable[str]
+) -> tuple[set, set, dict]:
+    """Of the stored return lines of ``orders``: the (order, return_id, sku, reason) keys
+    authorized or further along, those rejected, and the RMA (number, warehouse) of each
+    (order, return_id)."""
     _keyed(con, "req_orders", orders)
     try:
         rows = frame(
             con,
             f"""
-            SELECT order_key, return_id, sku, reason, rma_number, warehouse_id
+            SELECT order_key, return_id, sku, reason, status, rma_number, warehouse_id
             FROM {RETURNS.qualified} WHERE order_key IN (SELECT key FROM req_orders)
             """,
         )
     finally:
         con.unregister("req_orders")
-    stored = {
-        (r["order_key"], r["return_id"], r["sku"], r["reason"]) for r in rows.iter_rows(named=True)
-    }
+    stored, rejected = set(), set()
+    for r in rows.iter_rows(named=True):
+        key = (r["order_key"], r["return_id"], r["sku"], r["reason"])
+        (rejected if r["status"] == "rejected" else stored).add(key)
     rmas = {
         (r["order_key"], r["return_id"]): (r["rma_number"], r["warehouse_id"])
         for r in rows.iter_rows(named=True)
         if r["rma_number"]
     }
-    return stored, rmas
+    return stored, rejected, rmas
+
+
+def _forget_rejected(con: duckdb.DuckDBPyConnection, keys: list[tuple]) -> None:
+    """Drop the rejected lines of requests sent again: they are judged afresh."""
+    if not keys:
+        return
+    con.register(
+        "sent_again",
+        pl.DataFrame(keys, schema=["order_key", "return_id", "sku", "reason"], orient="row"),
+    )
+    try:
+        con.execute(
+            f"""
+            DELETE FROM {RETURNS.qualified}
+            WHERE status = 'rejected' AND (order_key, return_id, sku, reason) IN (
+                SELECT (order_key, return_id, sku, reason) FROM sent_again)
+            """
+        )
+    finally:
+        con.unregister("sent_again")
 
 
 def _next_rma(con: duckdb.DuckDBPyConnection, prefix: str) -> int:
@@ -661,12 +688,14 @@ def apply_requests(
         else:
             good.append(record)
     by_key, by_number = _orders_for(con, good)
-    stored, rmas = _existing_requests(con, by_key)
+    stored, rejected, rmas = _existing_requests(con, by_key)
+    again: list[tuple] = []
     next_rma = _next_rma(con, settings.rma_prefix)
     lines_by_order = {key: order.lines for key, order in by_key.items()}
     rows: list[dict] = []
     events: list[dict] = []
-    new_rmas: dict[tuple[str, str], list[dict]] = {}
+    issued = 0
+    labels_dir = outbox / "returns" / "labels"
     for record in good:
         order, problem = _resolve(record, by_key, by_number)
         if order is None:
@@ -683,6 +712,9 @@ def apply_requests(
         if request in stored:
             result.repeated += 1
             continue
+        if request in rejected:  # sent again (corrected, or things changed): judged afresh
+            rejected.discard(request)
+            again.append(request)
         stored.add(request)
         taken, rejection, window_end = _judge(
             record, order, lines, settings.policy(order.channel), skus
@@ -735,7 +767,7 @@ def apply_requests(
         if key not in rmas:
             rmas[key] = (f"{settings.rma_prefix}-{next_rma:06d}", taken[0][0]["warehouse_id"])
             next_rma += 1
-            new_rmas[key] = []
+            issued += 1
         rma_number, warehouse_id = rmas[key]
         for line, units in taken:
             line["asked"] += units
@@ -749,9 +781,9 @@ def apply_requests(
                 "status": "authorized",
                 "authorized_at": now,
                 "warehouse_id": warehouse_id,
+                "label_path": str(labels_dir / f"{rma_number}.pdf") if settings.labels else None,
             }
             rows.append(row)
-            new_rmas.get(key, []).append(row)
             result.authorized_lines += 1
             result.authorized_units += units
         events.append(
@@ -766,16 +798,11 @@ def apply_requests(
                 record["reason"],
             )
         )
-    labels_dir = outbox / "returns" / "labels"
-    for rows_of_rma in new_rmas.values():
-        if settings.labels and rows_of_rma:
-            path = str(labels_dir / f"{rows_of_rma[0]['rma_number']}.pdf")
-            for row in rows_of_rma:
-                row["label_path"] = path
-    result.rmas_issued += len(new_rmas)
+    result.rmas_issued += issued
     result.requests_read += len(records)
     result.quarantined += len(quarantine)
     stamp = {"run_id": run_id, "source_file": source_file, "updated_at": now, "quarantined_at": now}
+    _forget_rejected(con, again)
     _insert(con, RETURNS, rows, stamp)
     _insert(con, RETURNS_QUARANTINE, quarantine, stamp)
     _events(con, events, run_id)
@@ -794,6 +821,8 @@ def _check_inspection(record: dict, warehouses: frozenset[str], now: datetime) -
     record["quantity"] = _units(record["quantity"], problems)
     disposition = (record["disposition"] or "").upper() or None
     record["disposition"] = _choice(disposition, "disposition", DISPOSITIONS, problems)
+    if record["reason"]:
+        record["reason"] = _choice(record["reason"].upper(), "reason", RETURN_REASONS, problems)
     if record["warehouse_id"] and record["warehouse_id"] not in warehouses:
         problems.append(f"unknown warehouse {record['warehouse_id']}")
     record["inspected_at"] = _time(record["inspected_at"], "inspected_at", now, problems)
@@ -807,11 +836,12 @@ def _expected_lines(con: duckdb.DuckDBPyConnection, records: list[dict]) -> tupl
         lines = frame(
             con,
             f"""
-            SELECT return_line_id, rma_number, order_key, sku, warehouse_id, status,
+            SELECT return_line_id, rma_number, order_key, sku, reason, warehouse_id, status,
                    quantity - received_quantity - missing_quantity AS expected
             FROM {RETURNS.qualified}
             WHERE rma_number IN (SELECT key FROM insp_rmas)
-            ORDER BY rma_number, line_no, return_line_id
+            -- units fill an RMA's lines of a SKU in the order they were requested
+            ORDER BY rma_number, requested_at, source_file, source_row, line_no
             """,
         )
     finally:
@@ -849,10 +879,14 @@ def apply_inspections(
     for record in good:
         rma, sku, units = record["rma_number"], record["sku"], record["quantity"]
         lines = expecting.get((rma, sku), [])
+        if record["reason"]:  # the inspector named the reason: only that line
+            lines = [line for line in lines if line["reason"] == record["reason"]]
         if rma not in known:
             problem = f"unknown RMA number {rma}"
         elif not lines:
-            problem = f"{rma} expects no (more) units of SKU {sku}"
+            problem = f"{rma} expects no (more) units of SKU {sku}" + (
+                f" for {record['reason']}" if record["reason"] else ""
+            )
         elif sum(line["expected"] for line in lines) < units:
             problem = (
                 f"{units} x {sku} inspected but {rma} expects only "
@@ -902,7 +936,7 @@ def apply_inspections(
     found = _rows(inspections, RETURN_INSPECTIONS.polars_schema)
     _insert(con, RETURN_INSPECTIONS, found, stamp)
     _book_restock(con, found, file_id=file_id, source_file=source_file, run_id=run_id, now=now)
-    _receive(con, found, run_id, now, result)
+    _receive(con, found, file_id, run_id, now, result)
 
 
 def _book_restock(
@@ -936,6 +970,7 @@ def _book_restock(
 def _receive(
     con: duckdb.DuckDBPyConnection,
     found: pl.DataFrame,
+    file_id: str,
     run_id: str,
     now: datetime,
     result: ReturnsResult,
@@ -989,7 +1024,7 @@ def _receive(
             f"({row['restocked']} restocked)"
             + (f", {row['missing']} missing" if row["missing"] else ""),
             row["rma_number"],
-            row["at"].isoformat(),
+            file_id,
         )
         for row in touched.iter_rows(named=True)
         if row["received"] or row["missing"]
@@ -1073,12 +1108,32 @@ class _Ledger:
     returned: dict[tuple[int, str], int]  # (line_no, reason) -> units refunded before
 
 
+#: Each line of an exchange order with inspected returns, and the original order line its
+#: units replace (through the exchanged return line): refunds of exchanged units are paid
+#: against what the original order charged.
+_EXCHANGED_LINES_SQL = f"""
+    SELECT x.order_key, x.line_no, r.order_key AS original_key, r.line_no AS original_line
+    FROM {ORDER_LINES.qualified} x
+    JOIN {RETURNS.qualified} r ON r.return_line_id = x.external_line_id
+    JOIN {ORDERS.qualified} o ON o.order_key = x.order_key AND o.channel = 'exchange'
+"""
+
+
 def _money(con: duckdb.DuckDBPyConnection) -> tuple[dict, dict, dict]:
-    """Order money, lines and refund ledgers of the orders with inspected return lines."""
+    """Order money, lines and refund ledgers of the orders with inspected return lines (and,
+    for exchange orders, of the original orders that paid for them)."""
     orders = frame(
         con,
         f"""
-        WITH due AS (SELECT DISTINCT order_key FROM {RETURNS.qualified} WHERE status = 'inspected'),
+        WITH inspected AS (
+            SELECT DISTINCT order_key FROM {RETURNS.qualified} WHERE status = 'inspected'
+        ),
+        due AS (
+            SELECT order_key FROM inspected
+            UNION
+            SELECT original_key FROM ({_EXCHANGED_LINES_SQL})
+            WHERE order_key IN (SELECT order_key FROM inspected)
+        ),
         lines AS (
             SELECT order_key, sum(coalesce(line_total,
                        quantity * unit_price - coalesce(line_discount, 0))) AS total
@@ -1121,9 +1176,14 @@ def _money(con: duckdb.DuckDBPyConnection) -> tuple[dict, dict, dict]:
         returned = frame(
             con,
             f"""
-            SELECT order_key, line_no, reason, sum(refunded_quantity)::BIGINT AS units
-            FROM {RETURNS.qualified}
-            WHERE order_key IN (SELECT order_key FROM due_orders) AND refunded_quantity > 0
+            -- units refunded through an exchange order count on the original line
+            SELECT coalesce(x.original_key, r.order_key) AS order_key,
+                   coalesce(x.original_line, r.line_no) AS line_no, r.reason,
+                   sum(r.refunded_quantity)::BIGINT AS units
+            FROM {RETURNS.qualified} r
+            LEFT JOIN ({_EXCHANGED_LINES_SQL}) x USING (order_key, line_no)
+            WHERE r.refunded_quantity > 0
+              AND coalesce(x.original_key, r.order_key) IN (SELECT order_key FROM due_orders)
             GROUP BY ALL
             """,
         )
@@ -1417,9 +1477,11 @@ def _write_settlement(con: duckdb.DuckDBPyConnection, plan: _Settlement, run_id:
             con.execute(
                 f"""
                 UPDATE {ORDERS.qualified} o
-                SET payment_status = CASE WHEN f.paid_back + coalesce(o.channel_refunded, 0)
-                                              >= o.order_total
-                                          THEN 'refunded' ELSE 'partially_refunded' END
+                SET payment_status = CASE
+                        WHEN o.order_total IS NULL THEN o.payment_status
+                        WHEN f.paid_back + coalesce(o.channel_refunded, 0) >= o.order_total
+                            THEN 'refunded'
+                        ELSE 'partially_refunded' END
                 FROM (SELECT order_key, sum(amount) AS paid_back FROM {REFUNDS.qualified}
                       WHERE method = 'original' GROUP BY ALL) f
                 WHERE o.order_key = f.order_key
@@ -1456,6 +1518,13 @@ def settle(
         return
     lap = Laps(result.seconds)
     orders, lines_of, ledgers = _money(con)
+    origins = {
+        (row[0], row[1]): (row[2], row[3])
+        for row in con.execute(
+            f"""SELECT * FROM ({_EXCHANGED_LINES_SQL}) WHERE order_key IN (
+                    SELECT order_key FROM {RETURNS.qualified} WHERE status = 'inspected')"""
+        ).fetchall()
+    }
     lap("settle_read")
     refund_count = dict(
         con.execute(f"SELECT rma_number, count(*) FROM {REFUNDS.qualified} GROUP BY ALL").fetchall()
@@ -1483,6 +1552,22 @@ def settle(
         elif method == "exchange":
             _exchange(plan, order, rma, group, arrived, product_names, taken, result)
         else:
+            if order["channel"] == "exchange":  # paid for by the original order
+                mapped = [origins.get((line["order_key"], line["line_no"])) for line in arrived]
+                if None in mapped or len({m[0] for m in mapped}) != 1:
+                    plan.close(
+                        group,
+                        status="inspected",
+                        completed_at=None,
+                        status_reason="refund held for review: the exchange order's lines do "
+                        "not lead back to one original order",
+                    )
+                    result.refunds_held += 1
+                    continue
+                order = orders[mapped[0][0]]
+                arrived = [
+                    line | {"line_no": m[1]} for line, m in zip(arrived, mapped, strict=True)
+                ]
             _pay_back(
                 plan,
                 order,
@@ -1525,34 +1610,43 @@ EXPORT_COLUMNS = (
 )
 
 
-def write_refund_exports(con: duckdb.DuckDBPyConnection) -> int:
-    """Each finance export file some refund points at and that is not written yet (after
-    commit: a crash before writing leaves the file to the next run, never a second file)."""
+def write_refund_exports(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
+    """Write each finance export file whose refunds are not exported yet, then mark them
+    exported (after the settlement's commit). A file already there is what a crash between
+    writing and marking left: it is marked, not written again; and an exported file that
+    finance moved away is never written a second time."""
     pending = [
         row[0]
         for row in con.execute(
-            f"SELECT DISTINCT export_file FROM {REFUNDS.qualified} ORDER BY 1"
+            f"SELECT DISTINCT export_file FROM {REFUNDS.qualified} WHERE exported_at IS NULL "
+            "ORDER BY 1"
         ).fetchall()
-        if not Path(row[0]).exists()
     ]
     for path in pending:
-        rows = frame(
-            con,
-            f"""
-            SELECT f.refund_id, strftime(f.issued_at, '%Y-%m-%dT%H:%M:%SZ') AS issued_at,
-                   f.order_key, o.order_number, o.channel, f.rma_number, f.method,
-                   f.payment_method, f.currency, f.amount::VARCHAR AS amount,
-                   f.merchandise::VARCHAR AS merchandise,
-                   f.discount_share::VARCHAR AS discount_share,
-                   f.tax_share::VARCHAR AS tax_share, f.shipping::VARCHAR AS shipping,
-                   f.restocking_fee::VARCHAR AS restocking_fee, f.units, o.customer_name,
-                   o.email
-            FROM {REFUNDS.qualified} f JOIN {ORDERS.qualified} o USING (order_key)
-            WHERE f.export_file = $path ORDER BY f.refund_id
-            """,
-            {"path": path},
-        ).select(EXPORT_COLUMNS)
-        write_atomically(Path(path), lambda tmp, rows=rows: rows.write_csv(tmp))
+        if not Path(path).exists():
+            rows = frame(
+                con,
+                f"""
+                SELECT f.refund_id, strftime(f.issued_at, '%Y-%m-%dT%H:%M:%SZ') AS issued_at,
+                       f.order_key, o.order_number, o.channel, f.rma_number, f.method,
+                       f.payment_method, f.currency, f.amount::VARCHAR AS amount,
+                       f.merchandise::VARCHAR AS merchandise,
+                       f.discount_share::VARCHAR AS discount_share,
+                       f.tax_share::VARCHAR AS tax_share, f.shipping::VARCHAR AS shipping,
+                       f.restocking_fee::VARCHAR AS restocking_fee, f.units, o.customer_name,
+                       o.email
+                FROM {REFUNDS.qualified} f JOIN {ORDERS.qualified} o USING (order_key)
+                WHERE f.export_file = $path ORDER BY f.refund_id
+                """,
+                {"path": path},
+            ).select(EXPORT_COLUMNS)
+            write_atomically(Path(path), lambda tmp, rows=rows: rows.write_csv(tmp))
+        with transaction(con):
+            con.execute(
+                f"UPDATE {REFUNDS.qualified} SET exported_at = $now "
+                "WHERE export_file = $path AND exported_at IS NULL",
+                {"now": now, "path": path},
+            )
     return len(pending)
 
 
@@ -1563,7 +1657,7 @@ def write_return_labels(con: duckdb.DuckDBPyConnection, reference_dir: Path) -> 
         con,
         f"""
         SELECT r.rma_number, r.label_path, any_value(r.warehouse_id) AS warehouse_id,
-               any_value(r.return_id) AS return_id, sum(r.quantity)::BIGINT AS units,
+               any_value(r.return_id) AS return_id,
                min(r.authorized_at) AS authorized_at,
                any_value(coalesce(o.order_number, o.order_key)) AS order_number,
                any_value(o.ship_name) AS ship_name, any_value(o.ship_company) AS ship_company,
@@ -1604,7 +1698,7 @@ def write_return_labels(con: duckdb.DuckDBPyConnection, reference_dir: Path) -> 
             "tracking_number": row["rma_number"],
             "ship_date": row["authorized_at"].date().isoformat(),
             "order_number": row["order_number"],
-            "shipment_id": f"request {row['return_id']}, {row['units']} unit(s)",
+            "shipment_id": f"return request {row['return_id']}",
             "parcel": "1 of 1",
         }
         render_labels_pdf(path, [label])
@@ -1693,6 +1787,6 @@ def run_returns_stage(
     lap("settlement")
     result.labels_written = write_return_labels(con, reference_dir)
     lap("labels")
-    result.export_files = write_refund_exports(con)
+    result.export_files = write_refund_exports(con, now)
     lap("exports")
     return result

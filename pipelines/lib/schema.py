@@ -928,6 +928,11 @@ REFUNDS = Table(
         Column("explanation", "VARCHAR", "How the amount was computed, line by line.", False),
         Column("issued_at", "TIMESTAMPTZ", "When the refund was issued.", False),
         Column("export_file", "VARCHAR", "Finance export file that carries it.", False),
+        Column(
+            "exported_at",
+            "TIMESTAMPTZ",
+            "When its export file was written; never written again after (null: not yet).",
+        ),
         Column("run_id", "VARCHAR", "Batch run that issued it.", False),
     ),
     primary_key=("refund_id",),

@@ -312,3 +312,29 @@ def test_tax_on_free_lines_is_shared_equally_and_given_back_in_full():
     lines = [LineMoney(1, 1, D("0.00"), D("0.00"), D("0.00"))]
     refund = refund_for(order, lines, [ReturnedUnits(1, 1, "NOT_WANTED")], NO_FEE)
     assert (refund.amount, refund.tax_share) == (D("0.01"), D("0.01"))
+
+
+def test_a_derived_unit_price_a_cent_off_refunds_what_the_line_charged():
+    # Amazon gives item-price per line: 10.00 for 3 units, so the unit price is 3.33 and the
+    # line does not add up to the cent (validation tolerates half a cent a unit). The units,
+    # returned one at a time, give back exactly the 10.00 the line charged.
+    order = OrderMoney(D("10.00"), D("0.00"), D("0.00"), D("0.00"), D("10.00"))
+    lines = [LineMoney(1, 3, D("3.33"), D("0.00"), D("10.00"))]
+    paid, before, notes = [], [], []
+    for _ in range(3):
+        refund = refund_for(
+            order,
+            lines,
+            [ReturnedUnits(1, 1, "NOT_WANTED")],
+            NO_FEE,
+            already_refunded=sum(paid, D("0")),
+            previously_returned=before,
+        )
+        paid.append(refund.amount)
+        notes.append(refund.explanation)
+        before.append(ReturnedUnits(1, 1, "NOT_WANTED"))
+    assert paid == [D("3.33"), D("3.34"), D("3.33")]
+    assert "1 x 3.33 = 3.34 (of the line's total)" in notes[1]
+    # Beyond the tolerance it is still an error.
+    with pytest.raises(ValueError, match="line_total"):
+        refund_for(order, [LineMoney(1, 3, D("3.30"), D("0"), D("10.00"))], [], NO_FEE)

@@ -20,5 +20,6 @@ select
     explanation,
     issued_at,
     export_file,
+    exported_at,
     run_id
 from source

@@ -48,7 +48,7 @@ import polars as pl
 
 from pipelines.lib.files import write_atomically
 from pipelines.lib.reference import read_reference
-from pipelines.lib.returns import SHIPPED_LINES_SQL
+from pipelines.lib.returns import INSPECTION_COLUMNS, REQUEST_COLUMNS, SHIPPED_LINES_SQL
 from pipelines.lib.schema import DISPOSITIONS, RETURN_REASONS, RETURN_RESOLUTIONS
 from pipelines.lib.warehouse import connect, frame
 
@@ -94,29 +94,6 @@ INSPECTORS = ("A. Moreno", "J. Okafor", "L. Chen", "M. Novak", "S. Patel")
 #: Share of the inspection rows with a note (MISSING rows always have one).
 INSPECTION_NOTE_SHARE = 0.1
 
-REQUEST_COLUMNS = (
-    "return_id",
-    "order_key",
-    "order_number",
-    "channel",
-    "sku",
-    "quantity",
-    "reason",
-    "resolution",
-    "exchange_sku",
-    "requested_at",
-    "note",
-)
-INSPECTION_COLUMNS = (
-    "rma_number",
-    "sku",
-    "quantity",
-    "disposition",
-    "warehouse_id",
-    "inspected_at",
-    "inspected_by",
-    "note",
-)
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 _NOTES: dict[str, tuple[str, ...]] = {
@@ -430,6 +407,7 @@ def inspection_results(authorized: pl.DataFrame, *, seed: int, as_of: datetime) 
     out = lines[line_idx].select(
         "rma_number",
         "sku",
+        "reason",
         quantity=pl.Series(counts[line_idx, disp_idx], dtype=pl.Int64),
         disposition=pl.Series([DISPOSITIONS[d] for d in disp_idx], dtype=pl.String),
         warehouse_id="warehouse_id",

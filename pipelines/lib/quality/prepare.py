@@ -144,7 +144,9 @@ def duplicate_orders(con: duckdb.DuckDBPyConnection, window_hours: float) -> pl.
 
     Two orders are the same when the customer (email, else name), the ship-to street, postal
     code and country, and the SKUs with their quantities are the same; the later one, placed
-    within ``window_hours`` of the earlier (not cancelled) one, is the duplicate.
+    within ``window_hours`` of the earlier (not cancelled) one, is the duplicate. Exchange
+    orders (channel ``exchange``, made by the returns stage, one per RMA) are never
+    duplicates, nor do they make another order one.
     """
     return query_frame(
         con,
@@ -164,7 +166,7 @@ def duplicate_orders(con: duckdb.DuckDBPyConnection, window_hours: float) -> pl.
                    ship_country
             FROM {ORDERS.qualified}, bounds
             WHERE status <> 'cancelled' AND ordered_at BETWEEN lo AND hi
-              AND coalesce(email, customer_name) IS NOT NULL
+              AND coalesce(email, customer_name) IS NOT NULL AND channel <> 'exchange'
         ),
         items AS (
             SELECT order_key,

@@ -699,3 +699,158 @@ def test_what_the_channel_refunded_itself_is_never_paid_back_again(stock):
         ).fetchone()[0]
         == "refunded"
     )
+
+
+def test_an_exchanged_item_sent_back_for_a_refund_is_paid_at_the_original_price(stock):
+    rma = _authorize(
+        stock,
+        [
+            {
+                "return_id": "R-1",
+                "sku": "SKU-00002",
+                "quantity": 1,
+                "reason": "SIZE_EXCHANGE",
+                "resolution": "exchange",
+                "exchange_sku": "SKU-00003",
+            }
+        ],
+    )
+    _inspect(stock, "inspection.csv", [(rma, "SKU-00002", 1, "RESTOCK")])
+    stock.returns(_at(stock, 1))
+    key = f"exchange:{rma}"
+    # The replacement ships and is delivered, and the customer sends it back for money.
+    stock.run(_at(stock, 2), reference_dir=stock.reference)
+    stock.allocate(_at(stock, 3))
+    stock.fulfil(_at(stock, 4))
+    stock.ship(_at(stock, 5))
+    cutoff = stock.con.execute(
+        "SELECT max(cutoff_at) FROM oms.waves WHERE wave_id IN (SELECT wave_id FROM "
+        "oms.shipments WHERE order_key = ?)",
+        [key],
+    ).fetchone()[0]
+    stock.ship(cutoff + timedelta(minutes=1))
+    assert stock.status(key) == "shipped"
+    later = cutoff + timedelta(days=2)
+    _request(
+        stock,
+        "returns_2.csv",
+        [
+            {
+                "return_id": "R-2",
+                "order_key": key,
+                "sku": "SKU-00003",
+                "quantity": 1,
+                "reason": "NOT_WANTED",
+                "requested_at": later.isoformat(),
+            }
+        ],
+    )
+    stock.returns(later + timedelta(hours=1))
+    rma2 = _returns(stock, return_id="R-2")[0]["rma_number"]
+    stock.drop(
+        "inspection_2.csv",
+        [
+            {
+                "rma_number": rma2,
+                "sku": "SKU-00003",
+                "quantity": 1,
+                "disposition": "RESTOCK",
+                "inspected_at": (later + timedelta(days=1)).isoformat(),
+            }
+        ],
+    )
+    stock.returns(later + timedelta(days=1, hours=1))
+    (refund,) = _refunds(stock)
+    # What the original line 2 charged for its unit: 40.00 - 4.00 - 3.60 + 2.59 (NOT_WANTED:
+    # no shipping, no fee by default), to the original order and its payment method.
+    assert refund["order_key"] == "shopify:1" and refund["rma_number"] == rma2
+    assert refund["amount"] == Decimal("34.99")
+    assert _returns(stock, return_id="R-2")[0]["status"] == "completed"
+
+
+def test_an_export_finance_took_away_is_never_written_again(stock):
+    rma = _authorize(
+        stock, [{"return_id": "R-1", "sku": "SKU-00001", "quantity": 1, "reason": "DEFECTIVE"}]
+    )
+    _inspect(stock, "inspection.csv", [(rma, "SKU-00001", 1, "SCRAP")])
+    first = stock.returns(_at(stock, 1))
+    (refund,) = _refunds(stock)
+    export = Path(refund["export_file"])
+    assert first.export_files == 1 and refund["exported_at"] is not None
+    export.rename(export.with_name("picked_up_by_finance.csv"))
+    again = stock.returns(_at(stock, 2))
+    assert again.export_files == 0 and not export.exists()
+
+
+def test_a_rejected_request_sent_again_corrected_is_judged_afresh(stock):
+    _delivered(stock)
+    too_many = {"return_id": "R-1", "sku": "SKU-00001", "quantity": 3, "reason": "NOT_WANTED"}
+    _request(stock, "r1.csv", [too_many])
+    stock.returns(_at(stock, 0))
+    assert [r["status"] for r in _returns(stock)] == ["rejected"]
+    _request(stock, "r2.csv", [too_many | {"quantity": 2}])
+    result = stock.returns(_at(stock, 1))
+    assert result.repeated == 0 and result.authorized_lines == 1
+    (row,) = _returns(stock)
+    assert (row["status"], row["quantity"], row["rma_number"]) == ("authorized", 2, "RMA-000001")
+
+
+def test_two_exchanges_for_the_same_items_are_not_duplicates(stock):
+    _delivered(stock)
+    exchange = {
+        "sku": "SKU-00001",
+        "quantity": 1,
+        "reason": "SIZE_EXCHANGE",
+        "resolution": "exchange",
+        "exchange_sku": "SKU-00003",
+    }
+    _request(stock, "r.csv", [exchange | {"return_id": "R-1"}, exchange | {"return_id": "R-2"}])
+    stock.returns(_at(stock, 0))
+    rows = [(r["rma_number"], r["sku"], 1, "RESTOCK") for r in _returns(stock)]
+    _inspect(stock, "inspection.csv", rows)
+    assert stock.returns(_at(stock, 1)).exchange_orders == 2
+    stock.run(_at(stock, 2), reference_dir=stock.reference)
+    assert {stock.status(f"exchange:{rma}") for rma, *_ in rows} == {"ready"}
+
+
+def test_an_inspection_may_name_the_reason_when_one_sku_came_back_for_two(stock):
+    rma = _authorize(
+        stock,
+        [
+            {
+                "return_id": "R-1",
+                "sku": "SKU-00001",
+                "quantity": 1,
+                "reason": "NOT_WANTED",
+                "resolution": "exchange",
+            },
+            {"return_id": "R-1", "sku": "SKU-00001", "quantity": 1, "reason": "DEFECTIVE"},
+        ],
+    )
+    at = (SOON + timedelta(days=1)).isoformat()
+    stock.drop(
+        "inspection.csv",
+        [
+            {
+                "rma_number": rma,
+                "sku": "SKU-00001",
+                "reason": "NOT_WANTED",
+                "quantity": 1,
+                "disposition": "MISSING",
+                "inspected_at": at,
+            },
+            {
+                "rma_number": rma,
+                "sku": "SKU-00001",
+                "reason": "DEFECTIVE",
+                "quantity": 1,
+                "disposition": "REFURBISH",
+                "inspected_at": at,
+            },
+        ],
+    )
+    result = stock.returns(_at(stock, 1))
+    by_reason = {r["reason"]: r for r in _returns(stock)}
+    assert by_reason["NOT_WANTED"]["missing_quantity"] == 1
+    assert by_reason["DEFECTIVE"]["received_quantity"] == 1
+    assert result.exchange_orders == 0 and result.refunds == 1
