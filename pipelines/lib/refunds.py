@@ -159,9 +159,12 @@ def _cent(value: Decimal) -> Decimal:
 
 
 def _money(value: Decimal | int, name: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+    if type(value) is Decimal:  # the usual case, checked first (refunds come by the 10,000)
+        amount = value
+    elif isinstance(value, bool) or not isinstance(value, Decimal | int):
         raise TypeError(f"{name} must be a Decimal (or int), got {type(value).__name__}")
-    amount = Decimal(value)
+    else:
+        amount = Decimal(value)
     if not amount.is_finite():
         raise ValueError(f"{name} must be finite, got {amount}")
     if amount < 0:
@@ -206,8 +209,9 @@ def _validate_lines(order: OrderMoney, lines: Sequence[LineMoney]) -> dict[int, 
             raise TypeError(f"line {line.line_no}: quantity must be an int")
         if line.quantity < 1:
             raise ValueError(f"line {line.line_no}: quantity must be >= 1, got {line.quantity}")
-        for name in ("unit_price", "line_discount", "line_total"):
-            _money(getattr(line, name), f"line {line.line_no} {name}")
+        _money(line.unit_price, f"line {line.line_no} unit_price")
+        _money(line.line_discount, f"line {line.line_no} line_discount")
+        _money(line.line_total, f"line {line.line_no} line_total")
         expected = line.quantity * line.unit_price - line.line_discount
         if abs(line.line_total - expected) > line_tolerance(line.quantity):
             raise ValueError(

@@ -16,7 +16,8 @@ the request to the money back (docs/returns.md). Each batch, before validation:
      and request id, kept when the request grows), addressed to the warehouse that shipped the
      units, with a return label (PDF) written to ``data/outbox/returns/labels/``.
 
-   A record already stored (same order, request id, SKU and reason) is a repeat: left alone.
+   A record already authorized (same order, request id, SKU and reason) is a repeat: left
+   alone; one that was rejected is judged afresh (sent again corrected).
 2. **Inspections.** Inspection files from the warehouses split each RMA's units by
    disposition. RESTOCK units go back on hand (a ``return_restock`` movement, so ATP); the
    REFURBISH, DAMAGED and SCRAP units stay in ``oms.return_inspections`` (the returns area,
@@ -29,10 +30,12 @@ the request to the money back (docs/returns.md). Each batch, before validation:
    (:func:`pipelines.lib.refunds.refund_for`, to the order's payment method) or a store credit
    for the units that arrived, never for MISSING ones, never twice; or, for an exchange, a
    replacement order (channel ``exchange``, zero price, linked to the original) that the
-   same batch validates and allocates. A refund the calculator refuses (inconsistent order
-   money) leaves the line ``inspected`` with the reason, for review. Refunds are exported once
-   to finance, one CSV per payment method (``data/outbox/refunds/<date>/``); the payment
-   status becomes ``partially_refunded`` or ``refunded``.
+   same batch validates and allocates. Units of an exchange order are refunded on the original
+   order's line, which paid for them. What the channel refunded itself counts as refunded. A
+   refund the calculator refuses (inconsistent order money) leaves the line ``inspected``
+   with the reason, for review. Refunds are exported once to finance, one CSV per payment
+   method (``data/outbox/refunds/<date>/``); the payment status becomes
+   ``partially_refunded`` or ``refunded``.
 """
 
 from __future__ import annotations
@@ -283,7 +286,10 @@ def _read_csv(path: Path, columns: tuple[str, ...], required: frozenset[str]) ->
         raise UnreadableReturnsFile(f"missing column(s): {', '.join(missing)}")
     data = data.with_columns(
         pl.lit(None, pl.String).alias(c) for c in columns if c not in data.columns
-    ).select(columns)
+    ).select(  # text trimmed, blanks as null (as _text does one value at a time)
+        pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c).str.strip_chars()).alias(c)
+        for c in columns
+    )
     records = data.to_dicts()
     for i, record in enumerate(records, start=1):
         record["source_row"] = i
@@ -399,8 +405,8 @@ def _rows(rows: list[dict], schema: pl.Schema, *, every_column: bool = False) ->
     """``rows`` (dicts that may each lack some keys) as a frame typed by ``schema``, with the
     columns the rows have (or ``every_column`` of it): no type inference over every row,
     which costs seconds at 50k returns."""
-    keys = schema if every_column else dict.fromkeys(key for row in rows for key in row)
-    typed = {key: schema[key] for key in keys if key in schema}
+    keys = schema if every_column else set().union(*rows)
+    typed = {key: dtype for key, dtype in schema.items() if key in keys}
     # Column lists convert about twice as fast as dicts.
     return pl.DataFrame({key: [row.get(key) for row in rows] for key in typed}, schema=typed)
 
@@ -680,8 +686,6 @@ def apply_requests(
     quarantine: list[dict] = []
     good: list[dict] = []
     for record in records:
-        for name in REQUEST_COLUMNS:
-            record[name] = _text(record.get(name))
         problems = _check_request(record, now)
         if problems:
             quarantine.append(_quarantine_row("request", record, "; ".join(problems)))
@@ -813,8 +817,6 @@ def apply_requests(
 
 def _check_inspection(record: dict, warehouses: frozenset[str], now: datetime) -> list[str]:
     problems: list[str] = []
-    for name in INSPECTION_COLUMNS:
-        record[name] = _text(record.get(name))
     for name in ("rma_number", "sku"):
         if not record[name]:
             problems.append(f"{name} is missing")
