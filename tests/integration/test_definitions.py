@@ -65,3 +65,22 @@ def test_customer_messages_follow_shipping_in_the_batch():
     graph = defs.resolve_asset_graph()
     assert "notifications" in {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
     assert dg.AssetKey("tracking_events") in graph.get(dg.AssetKey("notifications")).parent_keys
+
+
+def test_returns_run_in_the_batch_before_validation_and_stock():
+    job = defs.resolve_job_def("order_batch")
+    graph = defs.resolve_asset_graph()
+    returns_keys = {"returns", "return_inspections", "refunds", "returns_quarantine"}
+    assert returns_keys <= {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+    # Exchange orders are validated, and restocked units allocated, in the same batch.
+    assert dg.AssetKey("refunds") in graph.get(dg.AssetKey("order_holds")).parent_keys
+    assert dg.AssetKey("return_inspections") in graph.get(
+        dg.AssetKey("inventory_movements")
+    ).parent_keys
+    refunds = graph.get(dg.AssetKey(["analytics", "stg_oms__refunds"]))
+    assert dg.AssetKey("refunds") in refunds.parent_keys
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    assert {
+        ("refunds", "never_refunded_more_than_paid"),
+        ("return_inspections", "restock_booked"),
+    } <= checks
