@@ -35,6 +35,7 @@ test: lint
 ## Dagster UI and the dashboards, on localhost.
 ui: sync
 	@mkdir -p "$(DAGSTER_HOME)"
+	@test -f "$(DAGSTER_HOME)/dagster.yaml" || cp deploy/dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 	@echo "Dagster UI:  http://127.0.0.1:$(DAGSTER_PORT)"
 	@echo "Dashboards:  http://127.0.0.1:$(STREAMLIT_PORT)"
 	@echo "Order tracking page (for customers): http://127.0.0.1:$(TRACKING_PORT)"
@@ -53,6 +54,9 @@ bench: sync
 	$(UV) run python benchmarks/bench_allocation.py
 	$(UV) run python benchmarks/bench_allocation_stage.py
 	$(UV) run python benchmarks/bench_fulfilment.py
+	$(UV) run python benchmarks/bench_shipping.py
+	$(UV) run python benchmarks/bench_notifications.py
+	$(UV) run python benchmarks/bench_returns.py
 
 ## Forget all runtime data (warehouse, inbox, archive, outbox, Dagster runs).
 clean-data:

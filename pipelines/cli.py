@@ -263,15 +263,38 @@ def run(
     console.print(f"[green]order_batch succeeded[/] ({run_ref})")
 
 
+def _print_runs(runs: dict[str, dict]) -> None:
+    """Each job's last success, and its last failure with the stage and message."""
+    if not runs:
+        console.print("batches: none recorded yet (`make run`, or `make ui` and its schedules)")
+    for job, found in runs.items():
+        success, failure = found.get("last_success"), found.get("last_failure")
+        line = f"{job}: last success " + (
+            f"{success['finished_at']:%Y-%m-%d %H:%M} UTC" if success else "never"
+        )
+        if failure is not None:
+            colour = "green" if failure["resolved"] else "red"
+            line += (
+                f"; [{colour}]last failure {failure['finished_at']:%Y-%m-%d %H:%M} UTC"
+                + (" (succeeded since)" if failure["resolved"] else "")
+                + f"[/]: {failure['stage'] or 'run'}: {failure['message']}"
+            )
+        console.print(line, soft_wrap=True, highlight=False)
+
+
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Counts of orders by status, and of files received."""
+    from pipelines.lib.runs import run_history
     from pipelines.lib.status import order_status_counts
 
-    counts = order_status_counts(get_settings().warehouse_path, get_settings().reporting_path)
+    settings = get_settings()
+    counts = order_status_counts(settings.warehouse_path, settings.reporting_path)
+    counts["runs"] = run_history(settings.dagster_home)
     if as_json:
         print(json.dumps(counts, default=_json_default, indent=2))
         return
+    _print_runs(counts["runs"])
     table = Table(title="orders by status")
     table.add_column("status")
     table.add_column("orders", justify="right")

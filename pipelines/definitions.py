@@ -33,7 +33,8 @@ def build_definitions() -> dg.Definitions:
             analytics.dbt_models,
             analytics.reporting_snapshot,
         ],
-        jobs=[automation.order_batch],
+        jobs=list(automation.JOBS),
+        schedules=automation.build_schedules(settings.reference_dir),
         sensors=[intake.inbox_sensor],
         resources={
             "warehouse": warehouse_resource(settings),

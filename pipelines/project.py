@@ -14,6 +14,8 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+#: The Dagster instance settings copied into DAGSTER_HOME (deploy/dagster.yaml).
+INSTANCE_CONFIG = REPO_ROOT / "deploy" / "dagster.yaml"
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DASHBOARDS_DIR = REPO_ROOT / "dashboards"
 
@@ -61,6 +63,9 @@ class Settings:
         self.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
         self.reporting_path.parent.mkdir(parents=True, exist_ok=True)
         self.dagster_home.mkdir(parents=True, exist_ok=True)
+        instance = self.dagster_home / "dagster.yaml"
+        if not instance.exists():  # the run queue that keeps writers one at a time
+            instance.write_bytes(INSTANCE_CONFIG.read_bytes())
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

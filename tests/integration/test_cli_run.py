@@ -69,7 +69,15 @@ def test_oms_run_makes_demo_data_runs_the_batch_and_a_second_run_changes_nothing
     assert "new=0, updated=0" in second.output
     assert "validated=0" in second.output  # nothing new or changed: nothing judged again
     again = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
-    assert again == counts
+    assert {k: v for k, v in again.items() if k != "runs"} == {
+        k: v for k, v in counts.items() if k != "runs"
+    }
+    # Ops see when the batch last succeeded (and that it never failed).
+    first_success = counts["runs"]["order_batch"]["last_success"]
+    latest = again["runs"]["order_batch"]
+    assert "last_failure" not in latest
+    assert latest["last_success"]["finished_at"] > first_success["finished_at"]
+    assert "order_batch: last success " in runner.invoke(app, ["status"]).output
 
     queue = json.loads(runner.invoke(app, ["holds", "--json"]).stdout)
     assert len({h["order_key"] for h in queue["holds"]}) == by_status["on_hold"]
@@ -88,3 +96,12 @@ def test_a_failed_run_says_which_stage_failed_and_why(oms_env, monkeypatch, tmp_
     assert "order_batch failed" in result.stderr
     assert "intake:" in result.stderr
     assert "not-a-database" in result.stderr
+    # `oms status` shows the failure, its stage and its message, until a run succeeds.
+    failure = json.loads(CliRunner().invoke(app, ["status", "--json"]).stdout)["runs"][
+        "order_batch"
+    ]["last_failure"]
+    assert failure["stage"] == "intake" and "not-a-database" in failure["message"]
+    assert failure["resolved"] is False
+    text = CliRunner().invoke(app, ["status"]).output
+    assert "order_batch: last success never; last failure " in text
+    assert "intake: " in text

@@ -74,9 +74,10 @@ def test_returns_run_in_the_batch_before_validation_and_stock():
     assert returns_keys <= {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
     # Exchange orders are validated, and restocked units allocated, in the same batch.
     assert dg.AssetKey("refunds") in graph.get(dg.AssetKey("order_holds")).parent_keys
-    assert dg.AssetKey("return_inspections") in graph.get(
-        dg.AssetKey("inventory_movements")
-    ).parent_keys
+    assert (
+        dg.AssetKey("return_inspections")
+        in graph.get(dg.AssetKey("inventory_movements")).parent_keys
+    )
     refunds = graph.get(dg.AssetKey(["analytics", "stg_oms__refunds"]))
     assert dg.AssetKey("refunds") in refunds.parent_keys
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
@@ -84,3 +85,19 @@ def test_returns_run_in_the_batch_before_validation_and_stock():
         ("refunds", "never_refunded_more_than_paid"),
         ("return_inspections", "restock_booked"),
     } <= checks
+
+
+def test_the_code_location_has_the_three_jobs_and_their_schedules():
+    assert {job.name for job in defs.resolve_all_job_defs()} >= {
+        "order_batch",
+        "carrier_cutoff",
+        "analytics_refresh",
+    }
+    schedules = {s.name: defs.resolve_schedule_def(s.name).job_name for s in defs.schedules}
+    assert schedules["order_batch_schedule"] == "order_batch"
+    assert schedules["analytics_refresh_schedule"] == "analytics_refresh"
+    assert sum(job == "carrier_cutoff" for job in schedules.values()) == 5  # one per cutoff
+    cutoff = defs.resolve_job_def("carrier_cutoff")
+    keys = {k.to_user_string() for k in cutoff.asset_layer.executable_asset_keys}
+    assert {"manifests", "notifications", "reporting_snapshot"} <= keys
+    assert "orders" not in keys  # the cutoff reads no inbox exports

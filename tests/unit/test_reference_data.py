@@ -75,6 +75,7 @@ def test_readme_documents_every_column_of_every_file():
         "shipping.toml": ["delays", "labels"],
         "notifications.toml": ["messages", "sms", "smtp"],
         "returns.toml": ["policy", "amazon", "woocommerce", "rma", "labels"],
+        "schedules.toml": ["order_batch", "carrier_cutoff", "analytics_refresh"],
     }
     assert set(documented) == {*FILES, *settings_files}
     for name in FILES:
