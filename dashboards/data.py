@@ -13,6 +13,7 @@ import duckdb
 import polars as pl
 import streamlit as st
 
+from pipelines.lib.runs import run_history
 from pipelines.project import get_settings
 
 
@@ -103,3 +104,14 @@ def open_backorders() -> pl.DataFrame | None:
         "FROM analytics.fct_backorders WHERE is_open "
         "ORDER BY backordered_at, order_key, line_no"
     )
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _batch_runs(dagster_home: str) -> dict[str, dict]:
+    return run_history(Path(dagster_home))
+
+
+def batch_runs() -> dict[str, dict]:
+    """Each job's last success and last failure, from the Dagster home's run history (read,
+    never written; refreshed every 30 s)."""
+    return _batch_runs(str(get_settings().dagster_home))

@@ -5,6 +5,18 @@ from dashboards import data
 
 st.title("Overview")
 
+batch = data.batch_runs().get("order_batch", {})
+success, failure = batch.get("last_success"), batch.get("last_failure")
+last_ok = f"{success['finished_at']:%Y-%m-%d %H:%M} UTC" if success else "none yet"
+if failure and not failure["resolved"]:
+    st.error(
+        f"The last order batch failed ({failure['finished_at']:%Y-%m-%d %H:%M} UTC) in "
+        f"{failure['stage'] or 'the run'}: {failure['message']} — last successful batch: "
+        f"{last_ok}. The figures below are from that one; see the Dagster UI for the run."
+    )
+else:
+    st.caption(f"Last successful batch: {last_ok}.")
+
 daily = data.daily_orders()
 if daily is None or daily.is_empty():
     st.info(

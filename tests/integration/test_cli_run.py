@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import dagster as dg
+from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
+from pipelines.project import DASHBOARDS_DIR
 
 
 def test_oms_run_makes_demo_data_runs_the_batch_and_a_second_run_changes_nothing(oms_env):
@@ -78,6 +80,9 @@ def test_oms_run_makes_demo_data_runs_the_batch_and_a_second_run_changes_nothing
     assert "last_failure" not in latest
     assert latest["last_success"]["finished_at"] > first_success["finished_at"]
     assert "order_batch: last success " in runner.invoke(app, ["status"]).output
+    page = AppTest.from_file(str(DASHBOARDS_DIR / "streamlit_app.py"), default_timeout=60).run()
+    assert not page.exception and not page.error
+    assert page.caption[0].value.startswith("Last successful batch: 20")
 
     queue = json.loads(runner.invoke(app, ["holds", "--json"]).stdout)
     assert len({h["order_key"] for h in queue["holds"]}) == by_status["on_hold"]
@@ -105,3 +110,9 @@ def test_a_failed_run_says_which_stage_failed_and_why(oms_env, monkeypatch, tmp_
     text = CliRunner().invoke(app, ["status"]).output
     assert "order_batch: last success never; last failure " in text
     assert "intake: " in text
+    # The dashboards say so too, above whatever figures they still have.
+    page = AppTest.from_file(str(DASHBOARDS_DIR / "streamlit_app.py"), default_timeout=60).run()
+    assert not page.exception
+    (error,) = page.error
+    assert "The last order batch failed" in error.value and "in intake:" in error.value
+    assert "not-a-database" in error.value and "last successful batch: none yet" in error.value
