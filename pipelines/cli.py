@@ -413,6 +413,19 @@ def holds(
     console.print(f"read from: {source}")
 
 
+def _demo_moment(as_of: str | None, settings) -> datetime:
+    """The demo generators' ``--as-of`` (UTC when no offset; default now); exits when there
+    is no warehouse to read yet."""
+    try:
+        moment = datetime.fromisoformat(as_of) if as_of else datetime.now(UTC)
+    except ValueError:
+        raise typer.BadParameter(f"--as-of is not an ISO time: {as_of!r}") from None
+    if not settings.warehouse_path.exists():
+        err.print("no warehouse yet: run `make run` first", highlight=False)
+        raise typer.Exit(2)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 @app.command("demo-tracking")
 def demo_tracking(
     as_of: Annotated[
@@ -427,15 +440,7 @@ def demo_tracking(
     from pipelines.lib.warehouse import connect
 
     settings = get_settings()
-    try:
-        moment = datetime.fromisoformat(as_of) if as_of else datetime.now(UTC)
-    except ValueError:
-        raise typer.BadParameter(f"--as-of is not an ISO time: {as_of!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    if not settings.warehouse_path.exists():
-        err.print("no warehouse yet: run `make run` first", highlight=False)
-        raise typer.Exit(2)
+    moment = _demo_moment(as_of, settings)
     with connect(settings.warehouse_path, read_only=True) as con:
         written = write_demo_tracking(
             con, settings.inbox, settings.reference_dir, now=moment, seed=seed
@@ -466,15 +471,7 @@ def demo_returns(
     from pipelines.lib.generator.returns import write_demo_inspections, write_demo_returns
 
     settings = get_settings()
-    try:
-        moment = datetime.fromisoformat(as_of) if as_of else datetime.now(UTC)
-    except ValueError:
-        raise typer.BadParameter(f"--as-of is not an ISO time: {as_of!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    if not settings.warehouse_path.exists():
-        err.print("no warehouse yet: run `make run` first", highlight=False)
-        raise typer.Exit(2)
+    moment = _demo_moment(as_of, settings)
     requests = write_demo_returns(
         settings.warehouse_path,
         settings.inbox,

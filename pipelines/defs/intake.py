@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from pipelines.defs.resources import FoldersResource, WarehouseResource
+from pipelines.defs.resources import FoldersResource, WarehouseResource, warn_rejected
 from pipelines.lib.intake import inbox_files, ingest_inbox
 
 
@@ -34,9 +34,7 @@ def intake(
         ((orders_total, lines_total),) = con.execute(
             "SELECT (SELECT count(*) FROM oms.orders), (SELECT count(*) FROM oms.order_lines)"
         ).fetchall()
-    for outcome in result.files:
-        if outcome.status == "rejected":
-            context.log.warning(f"rejected {outcome.name}: {outcome.reason}")
+    warn_rejected(context, result.files)
     seconds = (datetime.now(UTC) - started).total_seconds()
     yield dg.MaterializeResult(
         asset_key="inbox_files",

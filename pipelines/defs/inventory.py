@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from pipelines.defs.resources import FoldersResource, WarehouseResource
+from pipelines.defs.resources import FoldersResource, WarehouseResource, warn_rejected
 from pipelines.lib.brokering import run_allocation_stage
 from pipelines.lib.inventory import ingest_stock_files, write_reorder_csv
 
@@ -33,9 +33,7 @@ def inventory_movements(
             now=started,
         )
         total = con.execute("SELECT count(*) FROM oms.inventory_movements").fetchone()[0]
-    for outcome in result.files:
-        if outcome.status == "rejected":
-            context.log.warning(f"rejected {outcome.name}: {outcome.reason}")
+    warn_rejected(context, result.files)
     return dg.MaterializeResult(
         metadata={
             "files": len(result.files),

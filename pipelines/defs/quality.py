@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from pipelines.defs.resources import FoldersResource, WarehouseResource
+from pipelines.defs.resources import FoldersResource, WarehouseResource, warn_rejected
 from pipelines.lib.quality.runner import ExpectationOutcome
 from pipelines.lib.quality.suites import LINES_SUITE, ORDERS_SUITE
 from pipelines.lib.quality.validate import run_validation_stage
@@ -85,9 +85,7 @@ def validation(
             "FROM oms.order_holds WHERE resolved_at IS NULL"
         ).fetchall()
     result = stage.validation
-    for outcome in stage.decisions.files:
-        if outcome.status == "rejected":
-            context.log.warning(f"rejected {outcome.name}: {outcome.reason}")
+    warn_rejected(context, stage.decisions.files)
     docs = {"data_docs": dg.MetadataValue.path(str(result.docs_index))} if result.docs_index else {}
     yield dg.MaterializeResult(
         asset_key="order_holds",

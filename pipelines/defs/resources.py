@@ -1,6 +1,6 @@
 """Resources every stage shares: the warehouse and the data folders."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -55,6 +55,13 @@ class FoldersResource(dg.ConfigurableResource):
     @property
     def reference(self) -> Path:
         return Path(self.reference_dir)
+
+
+def warn_rejected(context: dg.AssetExecutionContext, outcomes: Iterable) -> None:
+    """One warning in the run's log per inbox file a stage rejected, with the reason."""
+    for outcome in outcomes:
+        if outcome.status == "rejected":
+            context.log.warning(f"rejected {outcome.name}: {outcome.reason}")
 
 
 def warehouse_resource(settings: Settings) -> WarehouseResource:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from pipelines.defs.resources import FoldersResource, WarehouseResource
+from pipelines.defs.resources import FoldersResource, WarehouseResource, warn_rejected
 from pipelines.lib.returns import run_returns_stage
 
 #: Orders refunded (by us, and by the channel itself) more than they paid (must be none).
@@ -90,9 +90,7 @@ def returns(
         )
         over = con.execute(OVER_REFUNDED_SQL).fetchone()[0]
         unbooked = con.execute(UNBOOKED_RESTOCK_SQL).fetchone()[0]
-    for outcome in result.files:
-        if outcome.status == "rejected":
-            context.log.warning(f"rejected {outcome.name}: {outcome.reason}")
+    warn_rejected(context, result.files)
     yield dg.MaterializeResult(
         asset_key="returns",
         metadata={

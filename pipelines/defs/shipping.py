@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from pipelines.defs.resources import FoldersResource, WarehouseResource
+from pipelines.defs.resources import FoldersResource, WarehouseResource, warn_rejected
 from pipelines.lib.shipping import run_shipping_stage
 
 #: Tracking numbers carried by more than one parcel (must be none).
@@ -86,9 +86,7 @@ def shipping(
         )
         repeated = con.execute(REPEATED_TRACKING_SQL).fetchone()[0]
         unbooked = con.execute(UNSHIPPED_STOCK_SQL).fetchone()[0]
-    for outcome in result.tracking_files:
-        if outcome.status == "rejected":
-            context.log.warning(f"rejected {outcome.name}: {outcome.reason}")
+    warn_rejected(context, result.tracking_files)
     yield dg.MaterializeResult(
         asset_key="rate_quotes",
         metadata={

@@ -304,9 +304,10 @@ def test_every_parcel_in_a_wave_is_rated_and_labelled(batch):
     assert checks["shipped_stock_booked"].passed
 
 
-def _ship(settings, now):
+def _later(run, settings, now):
+    """A stage that reads the inbox, run on its own at ``now`` (after the batch)."""
     with connect(settings.warehouse_path) as con:
-        return run_shipping_stage(
+        return run(
             con,
             reference_dir=settings.reference_dir,
             inbox=settings.inbox,
@@ -316,6 +317,14 @@ def _ship(settings, now):
             run_id=f"later-{now:%Y%m%d%H%M}",
             now=now,
         )
+
+
+def _ship(settings, now):
+    return _later(run_shipping_stage, settings, now)
+
+
+def _returns(settings, now):
+    return _later(run_returns_stage, settings, now)
 
 
 def test_at_the_cutoff_manifests_ship_and_carrier_events_deliver(batch):
@@ -404,20 +413,6 @@ def test_customers_get_one_message_per_event_kind_in_the_outbox(batch):
     assert skipped["skip_reason"].null_count() == 0
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["every_message_has_its_file"].passed
-
-
-def _returns(settings, now):
-    with connect(settings.warehouse_path) as con:
-        return run_returns_stage(
-            con,
-            reference_dir=settings.reference_dir,
-            inbox=settings.inbox,
-            archive_dir=settings.archive,
-            rejected_dir=settings.rejected,
-            outbox=settings.outbox,
-            run_id=f"returns-{now:%Y%m%d%H%M}",
-            now=now,
-        )
 
 
 def test_delivered_orders_come_back_inspected_refunded_and_exchanged(batch):

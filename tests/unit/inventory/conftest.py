@@ -139,9 +139,10 @@ class StockPlatform(Platform):
             now=at or T0 + timedelta(minutes=self.runs),
         )
 
-    def ship(self, at: datetime | None = None) -> ShippingResult:
+    def _inbox_stage(self, run, at: datetime | None):
+        """A stage that reads the inbox and writes the outbox, as its next run."""
         self.runs += 1
-        return run_shipping_stage(
+        return run(
             self.con,
             reference_dir=self.reference,
             inbox=self.inbox,
@@ -152,18 +153,11 @@ class StockPlatform(Platform):
             now=at or T0 + timedelta(minutes=self.runs),
         )
 
+    def ship(self, at: datetime | None = None) -> ShippingResult:
+        return self._inbox_stage(run_shipping_stage, at)
+
     def returns(self, at: datetime | None = None) -> ReturnsResult:
-        self.runs += 1
-        return run_returns_stage(
-            self.con,
-            reference_dir=self.reference,
-            inbox=self.inbox,
-            archive_dir=self.archive,
-            rejected_dir=self.rejected,
-            outbox=self.outbox,
-            run_id=f"run{self.runs}",
-            now=at or T0 + timedelta(minutes=self.runs),
-        )
+        return self._inbox_stage(run_returns_stage, at)
 
     def ledger(self) -> pl.DataFrame:
         return frame(self.con, 'SELECT * FROM oms.inventory_movements ORDER BY "at", movement_id')
