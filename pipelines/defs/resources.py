@@ -56,6 +56,16 @@ class FoldersResource(dg.ConfigurableResource):
     def reference(self) -> Path:
         return Path(self.reference_dir)
 
+    def for_inbox_stage(self) -> dict[str, Path]:
+        """The folders a stage that reads inbox files and writes the outbox takes."""
+        return {
+            "reference_dir": self.reference,
+            "inbox": self.inbox,
+            "archive_dir": self.archive,
+            "rejected_dir": self.rejected,
+            "outbox": self.outbox,
+        }
+
 
 def warn_rejected(context: dg.AssetExecutionContext, outcomes: Iterable) -> None:
     """One warning in the run's log per inbox file a stage rejected, with the reason."""

@@ -79,14 +79,7 @@ def returns(
     started = datetime.now(UTC)
     with warehouse.connect() as con:
         result = run_returns_stage(
-            con,
-            reference_dir=folders.reference,
-            inbox=folders.inbox,
-            archive_dir=folders.archive,
-            rejected_dir=folders.rejected,
-            outbox=folders.outbox,
-            run_id=context.run_id,
-            now=started,
+            con, **folders.for_inbox_stage(), run_id=context.run_id, now=started
         )
         over = con.execute(OVER_REFUNDED_SQL).fetchone()[0]
         unbooked = con.execute(UNBOOKED_RESTOCK_SQL).fetchone()[0]

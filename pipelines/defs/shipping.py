@@ -75,14 +75,7 @@ def shipping(
     started = datetime.now(UTC)
     with warehouse.connect() as con:
         result = run_shipping_stage(
-            con,
-            reference_dir=folders.reference,
-            inbox=folders.inbox,
-            archive_dir=folders.archive,
-            rejected_dir=folders.rejected,
-            outbox=folders.outbox,
-            run_id=context.run_id,
-            now=started,
+            con, **folders.for_inbox_stage(), run_id=context.run_id, now=started
         )
         repeated = con.execute(REPEATED_TRACKING_SQL).fetchone()[0]
         unbooked = con.execute(UNSHIPPED_STOCK_SQL).fetchone()[0]

@@ -44,7 +44,7 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -398,6 +398,21 @@ def _quarantine_row(kind: str, record: dict, reason: str) -> dict:
     }
 
 
+def _sorted_out(
+    records: list[dict], kind: str, check: Callable[[dict], list[str]]
+) -> tuple[list[dict], list[dict]]:
+    """(the records ``check`` finds no problem with, quarantine rows for the others)."""
+    good: list[dict] = []
+    quarantine: list[dict] = []
+    for record in records:
+        problems = check(record)
+        if problems:
+            quarantine.append(_quarantine_row(kind, record, "; ".join(problems)))
+        else:
+            good.append(record)
+    return good, quarantine
+
+
 # --- shared writes ----------------------------------------------------------------------------
 
 
@@ -683,14 +698,7 @@ def apply_requests(
     result: ReturnsResult,
 ) -> None:
     """Store one request file's records (inside the caller's transaction)."""
-    quarantine: list[dict] = []
-    good: list[dict] = []
-    for record in records:
-        problems = _check_request(record, now)
-        if problems:
-            quarantine.append(_quarantine_row("request", record, "; ".join(problems)))
-        else:
-            good.append(record)
+    good, quarantine = _sorted_out(records, "request", lambda r: _check_request(r, now))
     by_key, by_number = _orders_for(con, good)
     stored, rejected, rmas = _existing_requests(con, by_key)
     again: list[tuple] = []
@@ -867,14 +875,9 @@ def apply_inspections(
     result: ReturnsResult,
 ) -> None:
     """Store one inspection file's records (inside the caller's transaction)."""
-    quarantine: list[dict] = []
-    good: list[dict] = []
-    for record in records:
-        problems = _check_inspection(record, catalogue.warehouses, now)
-        if problems:
-            quarantine.append(_quarantine_row("inspection", record, "; ".join(problems)))
-        else:
-            good.append(record)
+    good, quarantine = _sorted_out(
+        records, "inspection", lambda r: _check_inspection(r, catalogue.warehouses, now)
+    )
     expecting, known = _expected_lines(con, good)
     bins = set(catalogue.pairs.iter_rows())
     inspections: list[dict] = []
