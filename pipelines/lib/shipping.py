@@ -53,6 +53,7 @@ from pipelines.lib.intake import (
     inbox_files,
     take_stage_file,
 )
+from pipelines.lib.inventory import derive_positions, stock_policy, write_positions
 from pipelines.lib.labels import render_labels_pdf, render_labels_zpl
 from pipelines.lib.rating import rate_parcels
 from pipelines.lib.reference import read_reference, read_settings
@@ -1152,6 +1153,8 @@ def run_shipping_stage(
     with transaction(con):
         _close_manifests(con, run_id, now, result)
         _settle_partial_orders(con, run_id, now, result)
+        if result.manifests:  # shipped stock left on hand and committed: positions follow
+            write_positions(con, derive_positions(con, stock_policy(reference_dir), now))
     write_manifests(con, reference_dir=reference_dir, outbox=outbox, now=now)
     lap("manifests")
     ingest_tracking_files(

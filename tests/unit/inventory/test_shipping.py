@@ -197,6 +197,12 @@ def test_closing_the_manifest_at_the_cutoff_ships_and_takes_stock_off_the_ledger
     # The ship movements take the units off on_hand and committed, at the cutoff.
     assert stock.position("WH-NJ", "SKU-00001") == {"on_hand": 48, "committed": 0}
     assert stock.position("WH-NJ", "SKU-00003") == {"on_hand": 49, "committed": 0}
+    # The positions ops read (oms status, the dashboards) follow at once, not at the next batch.
+    shown = stock.con.execute(
+        "SELECT on_hand, \"committed\" FROM oms.inventory_positions "
+        "WHERE warehouse_id = 'WH-NJ' AND sku = 'SKU-00001'"
+    ).fetchall()
+    assert shown == [(48, 0)]
     ships = stock.ledger().filter(pl.col("reason") == "ship")
     assert ships.height == 3 and set(ships["at"]) == {datetime(2026, 11, 20, 22, 0, tzinfo=UTC)}
     assert (ships["on_hand_delta"] == ships["committed_delta"]).all()
