@@ -80,6 +80,7 @@ def _execute_order_batch() -> tuple[bool, str, list[tuple[str, str, float]], dic
     import dagster as dg
 
     from pipelines.definitions import build_definitions
+    from pipelines.lib.runs import run_outcome
 
     instance = dg.DagsterInstance.get()
     job = build_definitions().resolve_job_def("order_batch")
@@ -130,24 +131,78 @@ def _execute_order_batch() -> tuple[bool, str, list[tuple[str, str, float]], dic
         )
         for stats in instance.get_run_step_stats(run_id)
     ]
-    materialized: dict[str, dict] = {}
-    failures: list[str] = []
-    for record in instance.all_logs(run_id):
-        entry = record.dagster_event
-        if entry is not None and entry.event_type_value == "STEP_FAILURE":
-            error = entry.event_specific_data.error
-            cause = error.cause or error
-            failures.append(f"{entry.step_key}: {cause.message.strip()}")
-        if entry is not None and entry.event_type_value == "ASSET_MATERIALIZATION":
-            mat = entry.event_specific_data.materialization
-            materialized[mat.asset_key.to_user_string()] = {
-                k: v.value
-                for k, v in mat.metadata.items()
-                if isinstance(v.value, int | float) and k != "Execution Duration"
-            }
+    failures, materialized = run_outcome(instance, run_id)
     error = "; ".join([*failures, str(outcome.get("error", ""))]).strip("; ")
     reference = f"run {run_id}" + (f": {error}" if error else "")
     return bool(outcome.get("success")), reference, stages, materialized
+
+
+def _demo_line(result) -> str:
+    """One line per demo run: when, which job, how it went, what it did."""
+    from pipelines.demo import StepResult
+
+    assert isinstance(result, StepResult)
+    m = result.materialized
+    said: list[str] = [f"{k} {v:,}" for k, v in result.fed.items() if v]
+    did = {
+        "new orders": m.get("orders", {}).get("new"),
+        "held": m.get("order_holds", {}).get("on_hold"),
+        "lines backordered": m.get("backorders", {}).get("open"),
+        "waves": m.get("waves", {}).get("waves"),
+        "labels": m.get("rate_quotes", {}).get("labelled"),
+        "manifests": m.get("manifests", {}).get("manifests"),
+        "parcels shipped": m.get("manifests", {}).get("parcels_shipped"),
+        "orders delivered": m.get("tracking_events", {}).get("orders_delivered"),
+        "RMAs": m.get("returns", {}).get("rmas_issued"),
+        "refunds": m.get("refunds", {}).get("refunds"),
+        "exchanges": m.get("refunds", {}).get("exchange_orders"),
+        "snapshot tables": m.get("reporting_snapshot", {}).get("tables"),
+    }
+    done = [f"{name} {n:,}" for name, n in did.items() if n]
+    state = "[green]ok[/]" if result.success else "[red]FAILED[/]"
+    line = (
+        f"day {result.step.day + 1} {result.step.at:%a %Y-%m-%d %H:%M} UTC  "
+        f"{result.step.job:<17} {state} {result.seconds:5.1f} s"
+    )
+    if said:
+        line += "  in: " + ", ".join(said)
+    if done:
+        line += "  → " + ", ".join(done)
+    for failure in result.failures:
+        line += f"\n    {failure}"
+    return line
+
+
+def _play_demo(settings) -> None:
+    """``make run`` on an empty platform: a week of operation on a simulated clock."""
+    import dagster as dg
+
+    from pipelines import demo
+
+    console.print(
+        f"inbox was empty: playing a {demo.DAYS}-day demo ({demo.ORDERS:,} orders): each "
+        "morning's exports, carrier tracking, returns and inspections, then order_batch; "
+        "carrier_cutoff after the day's cutoffs; analytics_refresh at the end",
+        soft_wrap=True,
+        highlight=False,
+    )
+    with dg.DagsterInstance.get() as instance:
+        results = demo.run_demo(
+            settings,
+            demo.in_process_runner(instance),
+            lambda result: console.print(_demo_line(result), soft_wrap=True, highlight=False),
+        )
+    status(as_json=False)
+    console.print(
+        f"\nwarehouse: {settings.warehouse_path}\nreporting snapshot: {settings.reporting_path}\n"
+        f"outbox: {settings.outbox}\nDagster runs (make ui): {settings.dagster_home}",
+        soft_wrap=True,
+        highlight=False,
+    )
+    if not all(r.success for r in results):
+        err.print("[red]the demo stopped at a failed run[/]", soft_wrap=True, highlight=False)
+        raise typer.Exit(1)
+    console.print(f"[green]demo finished: {len(results)} runs succeeded[/]")
 
 
 @app.command()
@@ -161,16 +216,8 @@ def run(
     settings.ensure_dirs()
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
     if demo_if_empty and _inbox_is_empty():
-        from pipelines.lib.generator import generate as run_generator
-
-        summary = run_generator(
-            settings.inbox, orders=2000, seed=7, days=3, reference_dir=settings.reference_dir
-        )
-        console.print(
-            f"inbox was empty: wrote demo exports ({summary.orders:,} orders, "
-            f"{summary.lines:,} lines) to {settings.inbox}",
-            soft_wrap=True,
-        )
+        _play_demo(settings)
+        return
     ok, run_ref, stages, materialized = _execute_order_batch()
     table = Table(title="order_batch")
     table.add_column("stage")

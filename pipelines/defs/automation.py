@@ -42,9 +42,9 @@ def _writer_job(
     )
 
 
-order_batch = _writer_job(
-    "order_batch",
-    (
+#: The asset groups each job runs, in the order they depend on each other.
+JOB_GROUPS: dict[str, tuple[str, ...]] = {
+    "order_batch": (
         "intake",
         "returns",
         "quality",
@@ -55,6 +55,13 @@ order_batch = _writer_job(
         "communication",
         "analytics",
     ),
+    "carrier_cutoff": ("shipping", "communication", "analytics"),
+    "analytics_refresh": ("analytics",),
+}
+
+order_batch = _writer_job(
+    "order_batch",
+    JOB_GROUPS["order_batch"],
     "The whole batch: inbox → canonical orders → return requests, inspections, refunds and "
     "exchange orders → validation (ready / on_hold) → stock ledger → allocation (commit / "
     "backorder) → waves, pick lists, cartons, packing slips → rating, labels, manifests at "
@@ -62,13 +69,13 @@ order_batch = _writer_job(
 )
 carrier_cutoff = _writer_job(
     "carrier_cutoff",
-    ("shipping", "communication", "analytics"),
+    JOB_GROUPS["carrier_cutoff"],
     "At a warehouse's carrier cutoff: close the manifests of the labelled parcels (which ships "
     "them and books the stock out), tell the customers, refresh analytics.",
 )
 analytics_refresh = _writer_job(
     "analytics_refresh",
-    ("analytics",),
+    JOB_GROUPS["analytics_refresh"],
     "dbt build (models and tests) and the reporting snapshot the dashboards read.",
 )
 JOBS = (order_batch, carrier_cutoff, analytics_refresh)

@@ -1,11 +1,9 @@
 """Customer communication: order events → the message outbox, delivered by SMTP when it is
 switched on (logic in lib/notifications.py)."""
 
-from datetime import UTC, datetime
-
 import dagster as dg
 
-from pipelines.defs.resources import FoldersResource, WarehouseResource
+from pipelines.defs.resources import FoldersResource, WarehouseResource, batch_clock
 from pipelines.lib.notifications import outbox_counts, run_notifications_stage
 
 #: Outbox rows queued, sent or tried that have no message file to show for it.
@@ -32,14 +30,14 @@ def notifications(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, folders: FoldersResource
 ):
     """Render what order events call for, exactly once; deliver what is due."""
-    started = datetime.now(UTC)
+    now = batch_clock(context)
     with warehouse.connect() as con:
         result = run_notifications_stage(
             con,
             reference_dir=folders.reference,
             outbox=folders.outbox,
             run_id=context.run_id,
-            now=started,
+            now=now,
         )
         counts = outbox_counts(con)
         missing = con.execute(MISSING_FILES_SQL).fetchall()[0][0]

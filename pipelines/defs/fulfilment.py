@@ -1,11 +1,9 @@
 """Fulfilment stage: committed allocations → waves, pick lists, cartons, packing slips
 (logic in lib/fulfilment.py)."""
 
-from datetime import UTC, datetime
-
 import dagster as dg
 
-from pipelines.defs.resources import FoldersResource, WarehouseResource
+from pipelines.defs.resources import FoldersResource, WarehouseResource, batch_clock
 from pipelines.lib.fulfilment import run_fulfilment_stage
 
 #: Pick tasks that are not in exactly one live shipment of their wave, or whose units differ
@@ -46,14 +44,14 @@ def fulfilment(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, folders: FoldersResource
 ):
     """Cancel what was cancelled after release, release new waves, write the floor's paper."""
-    started = datetime.now(UTC)
+    now = batch_clock(context)
     with warehouse.connect() as con:
         result = run_fulfilment_stage(
             con,
             reference_dir=folders.reference,
             outbox=folders.outbox,
             run_id=context.run_id,
-            now=started,
+            now=now,
         )
         orphans = con.execute(ORPHAN_TASKS_SQL).fetchone()[0]
     yield dg.MaterializeResult(

@@ -1,11 +1,11 @@
 """Intake stage: inbox files → canonical orders and lines (logic in lib/intake.py)."""
 
 import hashlib
-from datetime import UTC, datetime
+import time
 
 import dagster as dg
 
-from pipelines.defs.resources import FoldersResource, WarehouseResource, warn_rejected
+from pipelines.defs.resources import FoldersResource, WarehouseResource, batch_clock, warn_rejected
 from pipelines.lib.intake import inbox_files, ingest_inbox
 
 
@@ -21,7 +21,8 @@ def intake(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, folders: FoldersResource
 ):
     """Read every file waiting in the inbox; archive what was read, reject what can't be."""
-    started = datetime.now(UTC)
+    began = time.perf_counter()
+    now = batch_clock(context)
     with warehouse.connect() as con:
         result = ingest_inbox(
             con,
@@ -29,13 +30,13 @@ def intake(
             archive_dir=folders.archive,
             rejected_dir=folders.rejected,
             run_id=context.run_id,
-            now=started,
+            now=now,
         )
         ((orders_total, lines_total),) = con.execute(
             "SELECT (SELECT count(*) FROM oms.orders), (SELECT count(*) FROM oms.order_lines)"
         ).fetchall()
     warn_rejected(context, result.files)
-    seconds = (datetime.now(UTC) - started).total_seconds()
+    seconds = time.perf_counter() - began
     yield dg.MaterializeResult(
         asset_key="inbox_files",
         metadata={

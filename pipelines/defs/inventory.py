@@ -1,11 +1,11 @@
 """Inventory and allocation stages: stock files → ledger; open lines → allocations
 (logic in lib/inventory.py and lib/brokering.py)."""
 
-from datetime import UTC, datetime
+import time
 
 import dagster as dg
 
-from pipelines.defs.resources import FoldersResource, WarehouseResource, warn_rejected
+from pipelines.defs.resources import FoldersResource, WarehouseResource, batch_clock, warn_rejected
 from pipelines.lib.brokering import run_allocation_stage
 from pipelines.lib.inventory import ingest_stock_files, write_reorder_csv
 
@@ -21,7 +21,8 @@ def inventory_movements(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, folders: FoldersResource
 ) -> dg.MaterializeResult:
     """Book the stock files waiting in the inbox; a file with a bad row is rejected whole."""
-    started = datetime.now(UTC)
+    began = time.perf_counter()
+    now = batch_clock(context)
     with warehouse.connect() as con:
         result = ingest_stock_files(
             con,
@@ -30,7 +31,7 @@ def inventory_movements(
             archive_dir=folders.archive,
             rejected_dir=folders.rejected,
             run_id=context.run_id,
-            now=started,
+            now=now,
         )
         total = con.execute("SELECT count(*) FROM oms.inventory_movements").fetchone()[0]
     warn_rejected(context, result.files)
@@ -42,7 +43,7 @@ def inventory_movements(
             "units_by_reason": dg.MetadataValue.json(result.units),
             "superseded_counts": result.superseded_counts,
             "ledger_rows": dg.MetadataValue.int(total),
-            "seconds": round((datetime.now(UTC) - started).total_seconds(), 3),
+            "seconds": round(time.perf_counter() - began, 3),
         }
     )
 
@@ -88,16 +89,16 @@ def allocation(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, folders: FoldersResource
 ):
     """Release stock that no longer belongs, allocate open lines, commit, re-promise."""
-    started = datetime.now(UTC)
+    now = batch_clock(context)
     with warehouse.connect() as con:
         result = run_allocation_stage(
-            con, reference_dir=folders.reference, run_id=context.run_id, now=started
+            con, reference_dir=folders.reference, run_id=context.run_id, now=now
         )
         over = con.execute(
             "SELECT count(*) FROM oms.inventory_positions WHERE committed > on_hand"
         ).fetchone()[0]
         unaccounted = con.execute(UNACCOUNTED_SQL).fetchone()[0]
-    reorder_csv = write_reorder_csv(result.reorder, folders.outbox, started)
+    reorder_csv = write_reorder_csv(result.reorder, folders.outbox, now)
     yield dg.MaterializeResult(
         asset_key="allocations",
         metadata={

@@ -1,10 +1,8 @@
 """Validation stage: ops decisions, then the GX suites; holds and statuses (lib/quality/)."""
 
-from datetime import UTC, datetime
-
 import dagster as dg
 
-from pipelines.defs.resources import FoldersResource, WarehouseResource, warn_rejected
+from pipelines.defs.resources import FoldersResource, WarehouseResource, batch_clock, warn_rejected
 from pipelines.lib.quality.runner import ExpectationOutcome
 from pipelines.lib.quality.suites import LINES_SUITE, ORDERS_SUITE
 from pipelines.lib.quality.validate import run_validation_stage
@@ -68,7 +66,7 @@ def validation(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, folders: FoldersResource
 ):
     """Apply ops decisions, then validate every new or changed order with the GX suites."""
-    started = datetime.now(UTC)
+    now = batch_clock(context)
     with warehouse.connect() as con:
         stage = run_validation_stage(
             con,
@@ -77,7 +75,7 @@ def validation(
             rejected_dir=folders.rejected,
             reference_dir=folders.reference,
             run_id=context.run_id,
-            now=started,
+            now=now,
             docs_dir=folders.folder("outbox/quality"),
         )
         ((open_holds, open_warnings),) = con.execute(

@@ -1,7 +1,8 @@
-"""Resources every stage shares: the warehouse and the data folders."""
+"""Resources every stage shares: the warehouse, the data folders and the batch's clock."""
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -72,6 +73,26 @@ def warn_rejected(context: dg.AssetExecutionContext, outcomes: Iterable) -> None
     for outcome in outcomes:
         if outcome.status == "rejected":
             context.log.warning(f"rejected {outcome.name}: {outcome.reason}")
+
+
+#: Run tag that sets the batch's "now" (ISO 8601 with an offset): the multi-day demo replays
+#: its days with it, and ops can re-run a batch as of a past moment. Absent: the wall clock.
+CLOCK_TAG = "oms/now"
+
+
+def batch_clock(context: dg.AssetExecutionContext) -> datetime:
+    """The moment this run's stages treat as now (the ``oms/now`` tag, else the wall clock);
+    every stage of a run reads it, so they agree on cutoffs, windows and ages."""
+    value = context.run.tags.get(CLOCK_TAG)
+    if not value:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"run tag {CLOCK_TAG} is not an ISO time: {value!r}") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"run tag {CLOCK_TAG} needs a UTC offset: {value!r}")
+    return moment.astimezone(UTC)
 
 
 def warehouse_resource(settings: Settings) -> WarehouseResource:

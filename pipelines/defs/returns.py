@@ -1,11 +1,9 @@
 """Returns stage: return requests → RMAs, warehouse inspections → restock and the returns
 area, refunds, store credits and exchange orders (logic in lib/returns.py)."""
 
-from datetime import UTC, datetime
-
 import dagster as dg
 
-from pipelines.defs.resources import FoldersResource, WarehouseResource, warn_rejected
+from pipelines.defs.resources import FoldersResource, WarehouseResource, batch_clock, warn_rejected
 from pipelines.lib.returns import run_returns_stage
 
 #: Orders refunded (by us, and by the channel itself) more than they paid (must be none).
@@ -76,11 +74,9 @@ def returns(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, folders: FoldersResource
 ):
     """Authorize return requests, book inspections, settle what is inspected."""
-    started = datetime.now(UTC)
+    now = batch_clock(context)
     with warehouse.connect() as con:
-        result = run_returns_stage(
-            con, **folders.for_inbox_stage(), run_id=context.run_id, now=started
-        )
+        result = run_returns_stage(con, **folders.for_inbox_stage(), run_id=context.run_id, now=now)
         over = con.execute(OVER_REFUNDED_SQL).fetchone()[0]
         unbooked = con.execute(UNBOOKED_RESTOCK_SQL).fetchone()[0]
     warn_rejected(context, result.files)

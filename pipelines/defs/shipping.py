@@ -1,11 +1,9 @@
 """Shipping stage: rate shopping and labels, carrier manifests at the cutoff (ship
 confirmation), carrier tracking events, delays (logic in lib/shipping.py)."""
 
-from datetime import UTC, datetime
-
 import dagster as dg
 
-from pipelines.defs.resources import FoldersResource, WarehouseResource, warn_rejected
+from pipelines.defs.resources import FoldersResource, WarehouseResource, batch_clock, warn_rejected
 from pipelines.lib.shipping import run_shipping_stage
 
 #: Tracking numbers carried by more than one parcel (must be none).
@@ -72,10 +70,10 @@ def shipping(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, folders: FoldersResource
 ):
     """Label what is packed, close manifests whose cutoff passed, apply tracking events."""
-    started = datetime.now(UTC)
+    now = batch_clock(context)
     with warehouse.connect() as con:
         result = run_shipping_stage(
-            con, **folders.for_inbox_stage(), run_id=context.run_id, now=started
+            con, **folders.for_inbox_stage(), run_id=context.run_id, now=now
         )
         repeated = con.execute(REPEATED_TRACKING_SQL).fetchone()[0]
         unbooked = con.execute(UNSHIPPED_STOCK_SQL).fetchone()[0]

@@ -74,3 +74,30 @@ def run_history(dagster_home: Path, jobs: tuple[str, ...] = WATCHED_JOBS) -> dic
                     )
                 history[job] = found
     return history
+
+
+def run_outcome(instance: dg.DagsterInstance, run_id: str) -> tuple[list[str], dict[str, dict]]:
+    """What one run did: its failed steps (``step: message``) and, per materialized asset,
+    the numeric metadata it reported (row counts, holds, timings)."""
+    failures: list[str] = []
+    materialized: dict[str, dict] = {}
+    for record in instance.all_logs(
+        run_id,
+        of_type={DagsterEventType.STEP_FAILURE, DagsterEventType.ASSET_MATERIALIZATION},
+    ):
+        event = record.dagster_event
+        if event is None:
+            continue
+        if event.event_type == DagsterEventType.STEP_FAILURE:
+            error = event.step_failure_data.error
+            cause = error.cause if error is not None and error.cause is not None else error
+            text = cause.message.strip() if cause is not None else (event.message or "")
+            failures.append(f"{event.step_key}: {text}")
+        else:
+            mat = event.event_specific_data.materialization
+            materialized[mat.asset_key.to_user_string()] = {
+                key: value.value
+                for key, value in mat.metadata.items()
+                if isinstance(value.value, int | float) and key != "Execution Duration"
+            }
+    return failures, materialized

@@ -1,4 +1,5 @@
-"""`oms run` as `make run` uses it: demo data on an empty inbox, a recorded run, a summary."""
+"""`oms run` as `make run` uses it on waiting exports: one recorded run, a summary, and the
+failure report (the demo an empty platform gets is in test_demo.py)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,24 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
+from pipelines.lib.generator import generate
 from pipelines.project import DASHBOARDS_DIR
 
+ORDERS = 600
 
-def test_oms_run_makes_demo_data_runs_the_batch_and_a_second_run_changes_nothing(oms_env):
+
+def test_oms_run_on_waiting_exports_runs_one_batch_and_a_second_run_changes_nothing(oms_env):
+    generate(oms_env.inbox, orders=ORDERS, seed=7, days=3, reference_dir=oms_env.reference_dir)
     runner = CliRunner()
     first = runner.invoke(app, ["run", "--demo-if-empty"])
     assert first.exit_code == 0, first.output
-    assert "inbox was empty: wrote demo exports (2,000 orders" in first.output
+    assert "inbox was empty" not in first.output and "playing" not in first.output
     assert "order_batch succeeded" in first.output
     assert str(oms_env.reporting_path) in first.output
 
     status = runner.invoke(app, ["status", "--json"])
     counts = json.loads(status.stdout)
-    assert counts["orders"] == 2000
+    assert counts["orders"] == ORDERS
     by_status = counts["orders_by_status"]
     # Validation judged every order: none is left "received"; a few defective ones are held.
     # The rest were released to pick waves (wholly or in part allocated) or wait for stock;
@@ -36,7 +41,7 @@ def test_oms_run_makes_demo_data_runs_the_batch_and_a_second_run_changes_nothing
         + by_status["cancelled"]
         + by_status["shipped"]
         + sum(by_status[s] for s in (*placed, "ready"))
-        == 2000
+        == ORDERS
     )
     assert 0 < by_status["on_hold"] < by_status["released"]
     assert by_status["shipped"] > 0
@@ -67,7 +72,7 @@ def test_oms_run_makes_demo_data_runs_the_batch_and_a_second_run_changes_nothing
 
     second = runner.invoke(app, ["run", "--demo-if-empty"])
     assert second.exit_code == 0, second.output
-    assert "inbox was empty" not in second.output  # files were received before: no demo
+    assert "playing" not in second.output  # files were received before: no demo
     assert "new=0, updated=0" in second.output
     assert "validated=0" in second.output  # nothing new or changed: nothing judged again
     again = json.loads(runner.invoke(app, ["status", "--json"]).stdout)

@@ -340,9 +340,15 @@ def _empty_inspections() -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def inspection_results(authorized: pl.DataFrame, *, seed: int, as_of: datetime) -> pl.DataFrame:
-    """What the warehouse found in the authorized RMA lines that arrived by ``as_of`` (see the
-    module doc).
+def inspection_results(
+    authorized: pl.DataFrame,
+    *,
+    seed: int,
+    as_of: datetime,
+    arrival_days: tuple[int, int] = ARRIVAL_DAYS,
+) -> pl.DataFrame:
+    """What the warehouse found in the authorized RMA lines that arrived by ``as_of``,
+    ``arrival_days`` (low, high) after their authorisation (see the module doc).
 
     ``authorized``: rma_number, sku, quantity, reason, warehouse_id, authorized_at (one row per
     RMA line; an unknown reason counts as NOT_WANTED). Returns :data:`INSPECTION_COLUMNS`
@@ -377,7 +383,7 @@ def inspection_results(authorized: pl.DataFrame, *, seed: int, as_of: datetime) 
 
     qty = lines["quantity"].to_numpy()
     arrival_s = lines["authorized_s"].to_numpy() + rng.integers(
-        ARRIVAL_DAYS[0] * _DAY, ARRIVAL_DAYS[1] * _DAY + 1, n
+        arrival_days[0] * _DAY, arrival_days[1] * _DAY + 1, n
     )
     missing = rng.random(n) < MISSING_SHARE
     inspector = rng.integers(0, len(INSPECTORS), n)
@@ -530,7 +536,12 @@ def write_demo_returns(
 
 
 def write_demo_inspections(
-    warehouse: Path, inbox: Path, *, as_of: datetime, seed: int = 7
+    warehouse: Path,
+    inbox: Path,
+    *,
+    as_of: datetime,
+    seed: int = 7,
+    arrival_days: tuple[int, int] = ARRIVAL_DAYS,
 ) -> Path | None:
     """``inspections_<as_of>.csv`` in ``inbox``: what the warehouse found in the authorized
     returns that arrived by ``as_of``. None when nothing did."""
@@ -541,7 +552,7 @@ def write_demo_inspections(
             "FROM oms.returns WHERE status = 'authorized' "
             "ORDER BY rma_number, sku, reason, return_line_id",
         )
-    rows = inspection_results(authorized, seed=seed, as_of=as_of)
+    rows = inspection_results(authorized, seed=seed, as_of=as_of, arrival_days=arrival_days)
     if rows.height == 0:
         return None
     return write_inspections(rows, Path(inbox) / f"inspections_{_stamp(as_of)}.csv")
