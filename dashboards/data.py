@@ -28,7 +28,11 @@ def _version() -> int | None:
 
 @st.cache_resource(max_entries=2)
 def _connection(path: str, version: int) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(path, read_only=True)
+    # A private in-memory database that attaches the file: duckdb.connect(path) would hand
+    # back the database this process already has open for the path, i.e. the replaced file.
+    con = duckdb.connect(":memory:")
+    con.execute("ATTACH ? AS snapshot (READ_ONLY)", [path])
+    con.execute("USE snapshot")
     con.execute("SET TimeZone = 'UTC'")
     return con
 
