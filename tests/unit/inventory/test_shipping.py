@@ -199,7 +199,7 @@ def test_closing_the_manifest_at_the_cutoff_ships_and_takes_stock_off_the_ledger
     assert stock.position("WH-NJ", "SKU-00003") == {"on_hand": 49, "committed": 0}
     # The positions ops read (oms status, the dashboards) follow at once, not at the next batch.
     shown = stock.con.execute(
-        "SELECT on_hand, \"committed\" FROM oms.inventory_positions "
+        'SELECT on_hand, "committed" FROM oms.inventory_positions '
         "WHERE warehouse_id = 'WH-NJ' AND sku = 'SKU-00001'"
     ).fetchall()
     assert shown == [(48, 0)]
