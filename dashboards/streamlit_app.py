@@ -1,4 +1,4 @@
-"""Analyst dashboards: ``streamlit run dashboards/streamlit_app.py``."""
+"""Analyst dashboards and the ops pages: ``streamlit run dashboards/streamlit_app.py``."""
 
 import sys
 from pathlib import Path
@@ -9,10 +9,17 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 st.set_page_config(page_title="OMS dashboards", layout="wide")
-pages = [
-    st.Page("app_pages/overview.py", title="Overview", default=True),
-    st.Page("app_pages/inventory.py", title="Inventory"),
-    st.Page("app_pages/shipping.py", title="Shipping"),
-    st.Page("app_pages/track_order.py", title="Track an order"),
-]
+pages = {
+    "Analytics": [
+        st.Page("app_pages/overview.py", title="Overview", default=True),
+        st.Page("app_pages/inventory.py", title="Inventory"),
+        st.Page("app_pages/shipping.py", title="Shipping"),
+        st.Page("app_pages/track_order.py", title="Track an order"),
+    ],
+    "Operations": [
+        st.Page("app_pages/upload.py", title="Upload"),
+        st.Page("app_pages/exceptions.py", title="Exception queue"),
+        st.Page("app_pages/phone_order.py", title="Phone order"),
+    ],
+}
 st.navigation(pages).run()
