@@ -310,6 +310,41 @@ def run(
     console.print(f"[green]order_batch succeeded[/] ({run_ref})")
 
 
+@app.command()
+def submit(
+    job: Annotated[
+        str, typer.Argument(help="order_batch, carrier_cutoff or analytics_refresh.")
+    ] = "order_batch",
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Run as of this ISO time (e.g. just after a carrier cutoff)."),
+    ] = None,
+) -> None:
+    """Start a job in the running Dagster (`make ui`); behind a running writer it waits in
+    the run queue."""
+    from pipelines.defs.automation import JOB_GROUPS
+    from pipelines.defs.resources import CLOCK_TAG
+    from pipelines.lib import dagster_api
+
+    if job not in JOB_GROUPS:
+        raise typer.BadParameter(f"unknown job {job!r}; one of {', '.join(JOB_GROUPS)}")
+    tags = {"oms/trigger": "oms submit"}
+    if as_of:
+        try:
+            moment = datetime.fromisoformat(as_of)
+        except ValueError:
+            raise typer.BadParameter(f"--as-of is not an ISO time: {as_of!r}") from None
+        moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        tags[CLOCK_TAG] = moment.isoformat()
+    url = dagster_api.webserver_url()
+    try:
+        run_id = dagster_api.submit_job(job, url=url, tags=tags)
+    except dagster_api.DagsterUnavailable as exc:
+        err.print(f"not submitted: {exc}", soft_wrap=True, highlight=False)
+        raise typer.Exit(2) from None
+    console.print(f"{job} submitted: {url}/runs/{run_id}", soft_wrap=True, highlight=False)
+
+
 def _print_runs(runs: dict[str, dict]) -> None:
     """Each job's last success, and its last failure with the stage and message."""
     if not runs:

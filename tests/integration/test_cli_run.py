@@ -121,3 +121,15 @@ def test_a_failed_run_says_which_stage_failed_and_why(oms_env, monkeypatch, tmp_
     (error,) = page.error
     assert "The last order batch failed" in error.value and "in intake:" in error.value
     assert "not-a-database" in error.value and "last successful batch: none yet" in error.value
+
+
+def test_oms_submit_says_plainly_when_dagster_is_not_running(monkeypatch):
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("OMS_DAGSTER_URL", f"http://127.0.0.1:{free_port()}")
+    result = CliRunner().invoke(app, ["submit", "carrier_cutoff", "--as-of", "2026-11-27T23:59Z"])
+    assert result.exit_code == 2
+    assert "not submitted: the Dagster webserver is not running" in result.stderr
+    assert "make ui" in result.stderr
+    unknown = CliRunner().invoke(app, ["submit", "nightly"])
+    assert unknown.exit_code == 2 and "unknown job 'nightly'" in unknown.output
