@@ -10,7 +10,7 @@ DAGSTER_PORT ?= 3000
 STREAMLIT_PORT ?= 8501
 TRACKING_PORT ?= 8502
 
-.PHONY: run test lint sync ui bench clean-data
+.PHONY: run test test-all lint sync ui bench clean-data
 
 # uv itself comes from PyPI when the machine has none.
 sync:
@@ -28,8 +28,12 @@ lint: sync
 	cd dbt_project && OMS_WAREHOUSE="$(CURDIR)/dbt_project/target/lint.duckdb" \
 		$(UV) run sqlfluff lint models tests --processes 2
 
-## Lint, then every test (unit, integration, e2e; slow ones included).
+## Lint, then the tests. The slow ones (the week-long demo, real Dagster services) run in CI
+## (CI=true) and with `make test-all`; locally `make test` leaves them out to stay quick.
 test: lint
+	$(UV) run pytest $(if $(CI),,-m "not slow")
+
+test-all: lint
 	$(UV) run pytest
 
 ## Dagster UI and the dashboards, on localhost.

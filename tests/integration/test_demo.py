@@ -86,7 +86,7 @@ def test_the_demo_plays_a_week_and_leaves_every_stage_with_real_content(oms_env)
     for folder in ("mail", "refunds", "returns", "inventory", "quality"):
         assert any(p.is_file() for p in (outbox / folder).rglob("*")), folder
     warehouses = [p for p in outbox.iterdir() if p.name.startswith("WH-")]
-    assert warehouses and all(any(w.rglob("*manifest*")) for w in warehouses)
+    assert warehouses and all(any(w.rglob("M-*.csv")) for w in warehouses)  # manifests
     assert any(oms_env.archive.rglob("tracking_*"))
     assert not any(oms_env.inbox.iterdir())  # everything the demo sent was taken
 
