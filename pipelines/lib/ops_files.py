@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import uuid
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.lib.channels import UnreadableFile
+from pipelines.lib.files import write_new
 from pipelines.lib.quality.contact_checks import email_problem, phone_problem
 from pipelines.lib.quality.decisions import (
     CLEARABLE,
@@ -117,31 +117,15 @@ def _short_id() -> str:
 def write_new_file(
     inbox: Path, candidate: Callable[[], tuple[str, bytes]], *, attempts: int = 20
 ) -> Path:
-    """Write a new file in ``inbox``, never replacing one; ``candidate()`` gives a (name,
-    bytes) to try, and is asked again when that name is taken.
-
-    The bytes go to a hidden temporary file first (names starting with ``.`` are never read
-    by the batch), which is then hard-linked to the final name: the link fails when the name
-    exists, and the batch sees the whole file or nothing.
-    """
-    inbox.mkdir(parents=True, exist_ok=True)
+    """Write a new file in ``inbox``, never replacing one (:func:`files.write_new`: whole or
+    not at all); ``candidate()`` gives a (name, bytes) to try, and is asked again when that
+    name is taken."""
     for _ in range(attempts):
         name, body = candidate()
-        final = inbox / name
-        if final.exists():
-            continue
-        tmp = inbox / f".ops-{uuid.uuid4().hex}.tmp"
         try:
-            with tmp.open("wb") as fh:
-                fh.write(body)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.link(tmp, final)
+            return write_new(inbox, body, [name])
         except FileExistsError:
             continue
-        finally:
-            tmp.unlink(missing_ok=True)
-        return final
     raise FileExistsError(f"no free file name in {inbox} after {attempts} attempts")
 
 

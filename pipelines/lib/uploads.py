@@ -13,12 +13,14 @@ its ``.reason.txt`` (rejected).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import tempfile
 import tomllib
 import unicodedata
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +29,7 @@ from typing import BinaryIO
 import polars as pl
 
 from pipelines.lib.channels import SNIFF_BYTES, UnreadableFile
+from pipelines.lib.files import link_new
 from pipelines.lib.intake import file_sha256, inbox_files, other_stage_layout, read_file
 from pipelines.lib.reference import read_reference, whole_number_at_least_one
 
@@ -270,16 +273,14 @@ def preview_upload(
     )
 
 
-def _free_inbox_name(inbox: Path, name: str) -> Path:
+def _inbox_names(inbox: Path, name: str) -> Iterator[Path]:
+    """``name``, then ``name-2``, ``name-3``, ... in the inbox."""
     stem, dot, suffix = name.rpartition(".")
     if not dot:
         stem, suffix = name, ""
-    n = 1
-    target = inbox / name
-    while target.exists():
-        n += 1
-        target = inbox / (f"{stem}-{n}.{suffix}" if suffix else f"{stem}-{n}")
-    return target
+    yield inbox / name
+    for n in itertools.count(2):
+        yield inbox / (f"{stem}-{n}.{suffix}" if suffix else f"{stem}-{n}")
 
 
 def accept_upload(
@@ -288,8 +289,8 @@ def accept_upload(
     """Put a previewed file into the inbox under ``name`` (or ``name-2``, ... when taken).
 
     The bytes are written under a hidden temporary name in the inbox, checked against the
-    previewed ``sha256``, then hard-linked to the final name, which fails rather than
-    replace a file that appeared meanwhile. Returns the inbox path.
+    previewed ``sha256``, then linked to the first free name (:func:`files.link_new`, which
+    never replaces a file that appeared meanwhile). Returns the inbox path.
     """
     name = sanitise_name(name)
     inbox.mkdir(parents=True, exist_ok=True)
@@ -298,17 +299,10 @@ def accept_upload(
         _, digest = copy_checked(source, tmp, limits.max_bytes)
         if digest != sha256:
             raise UploadRefused("the file changed since its preview; upload it again")
-        while True:
-            target = _free_inbox_name(inbox, name)
-            try:
-                os.link(tmp, target)
-            except FileExistsError:
-                continue
-            except OSError:  # a file system without hard links: rename (checked just above)
-                os.replace(tmp, target)
-            return target
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+    return link_new(tmp, _inbox_names(inbox, name))
 
 
 @dataclass
