@@ -32,6 +32,12 @@ def _connection(path: str, version: int) -> duckdb.DuckDBPyConnection:
     # back the database this process already has open for the path, i.e. the replaced file.
     con = duckdb.connect(":memory:")
     con.execute("ATTACH ? AS snapshot (READ_ONLY)", [path])
+    return _on_snapshot(con)
+
+
+def _on_snapshot(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Point a connection (or a cursor: they keep no settings of their parent) at the
+    attached snapshot, in UTC."""
     con.execute("USE snapshot")
     con.execute("SET TimeZone = 'UTC'")
     return con
@@ -47,7 +53,7 @@ def cursor() -> duckdb.DuckDBPyConnection | None:
     version = _version()
     if version is None:
         return None
-    return _connection(str(snapshot_path()), version).cursor()
+    return _on_snapshot(_connection(str(snapshot_path()), version).cursor())
 
 
 @st.cache_data(ttl=60, show_spinner=False)
