@@ -36,8 +36,10 @@ from pipelines.lib.reference import read_reference, whole_number_at_least_one
 #: The ops pages' settings file in the reference folder; this module reads ``[upload]``.
 OPS_SETTINGS = "ops.toml"
 UPLOAD_DEFAULTS: dict[str, object] = {"max_megabytes": 200}
-#: Longest file name kept (the extension is kept whole).
+#: Longest file name kept, in characters and in UTF-8 bytes (file systems allow 255 bytes;
+#: the archive may add ".<sha8>"). The extension is kept whole.
 MAX_NAME_CHARS = 120
+MAX_NAME_BYTES = 200
 _CHUNK = 1 << 20
 _UNSAFE = re.compile(r"[^\w.\- ]+")
 #: First bytes of common binary files, for a plainer refusal than "a NUL byte".
@@ -103,6 +105,9 @@ def sanitise_name(name: str) -> str:
         raise UploadRefused(f"file name {name!r} has nothing usable left once made safe")
     suffix = suffix[:16]
     stem = stem[: MAX_NAME_CHARS - len(suffix) - 1]
+    # File systems count bytes (255), and the archive may add ".<sha8>": keep a margin.
+    while len(stem.encode("utf-8")) + len(suffix.encode("utf-8")) + 1 > MAX_NAME_BYTES:
+        stem = stem[:-1]
     return f"{stem}.{suffix}" if suffix else stem
 
 
@@ -239,14 +244,17 @@ def preview_upload(
     intake's adapters; nothing is written to the inbox or the warehouse.
     """
     name = sanitise_name(original_name)
-    with tempfile.TemporaryDirectory(prefix="oms-upload-") as tmp:
-        path = Path(tmp) / name
-        size, sha256 = copy_checked(source, path, limits.max_bytes)
-        _refuse_unreadable(path)
-        try:
-            parsed = read_file(path)
-        except UnreadableFile as exc:
-            raise UploadRefused(f"cannot be read: {exc}") from None
+    try:
+        with tempfile.TemporaryDirectory(prefix="oms-upload-") as tmp:
+            path = Path(tmp) / name
+            size, sha256 = copy_checked(source, path, limits.max_bytes)
+            _refuse_unreadable(path)
+            try:
+                parsed = read_file(path)
+            except UnreadableFile as exc:
+                raise UploadRefused(f"cannot be read: {exc}") from None
+    except OSError as exc:  # a full disk, say: the page says so instead of failing
+        raise UploadRefused(f"could not be checked here: {exc.strerror or exc}") from None
     orders, lines = parsed.orders, parsed.lines
     catalogue = frozenset(read_reference(reference_dir, "products").get_column("sku"))
     totals = (

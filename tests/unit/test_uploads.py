@@ -143,6 +143,17 @@ def test_a_long_name_is_cut_but_keeps_its_extension() -> None:
     assert safe.endswith(".csv") and len(safe) <= 120
 
 
+def test_a_long_non_latin_name_fits_the_file_system_with_room_for_the_archive_suffix(
+    tmp_path: Path,
+) -> None:
+    # 140 CJK characters are 420 bytes: more than the 255 a file name may have.
+    safe = sanitise_name("注文" * 70 + ".csv")
+    assert safe.endswith(".csv") and safe.startswith("注文")
+    assert len(safe.encode("utf-8")) <= 200
+    (tmp_path / safe).write_bytes(b"ok")  # the file system takes it
+    (tmp_path / safe.replace(".csv", ".0123abcd.csv")).write_bytes(b"ok")  # archive name too
+
+
 def test_the_size_limit_comes_from_ops_toml(tmp_path: Path) -> None:
     assert read_upload_settings(REFERENCE).max_megabytes == 200  # the committed file
     assert read_upload_settings(tmp_path).max_megabytes == 200  # no file: the default
