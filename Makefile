@@ -9,6 +9,10 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 DAGSTER_PORT ?= 3000
 STREAMLIT_PORT ?= 8501
 TRACKING_PORT ?= 8502
+# Local only, no usage statistics sent anywhere. The Upload page's own limit
+# (data/reference/ops.toml) is the one that counts; the server's cap is set above any sane one.
+STREAMLIT_FLAGS := --server.headless true --server.address 127.0.0.1 \
+	--browser.gatherUsageStats false
 
 .PHONY: run test test-all lint sync ui bench clean-data
 
@@ -44,10 +48,10 @@ ui: sync
 	@echo "Dashboards:  http://127.0.0.1:$(STREAMLIT_PORT)"
 	@echo "Order tracking page (for customers): http://127.0.0.1:$(TRACKING_PORT)"
 	@trap 'kill 0' EXIT INT TERM; \
-	$(UV) run streamlit run dashboards/streamlit_app.py --server.headless true \
-		--server.address 127.0.0.1 --server.port $(STREAMLIT_PORT) & \
-	$(UV) run streamlit run dashboards/tracking_app.py --server.headless true \
-		--server.address 127.0.0.1 --server.port $(TRACKING_PORT) & \
+	$(UV) run streamlit run dashboards/streamlit_app.py $(STREAMLIT_FLAGS) \
+		--server.port $(STREAMLIT_PORT) --server.maxUploadSize 10240 & \
+	$(UV) run streamlit run dashboards/tracking_app.py $(STREAMLIT_FLAGS) \
+		--server.port $(TRACKING_PORT) & \
 	$(UV) run dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DAGSTER_PORT)
 
 ## Every benchmark; each rewrites its section of benchmarks/RESULTS.md.
@@ -64,4 +68,4 @@ bench: sync
 
 ## Forget all runtime data (warehouse, inbox, archive, outbox, Dagster runs).
 clean-data:
-	rm -rf data/warehouse data/inbox data/archive data/rejected data/outbox .dagster
+	rm -rf data/warehouse data/inbox data/archive data/rejected data/outbox data/demo .dagster
