@@ -173,6 +173,17 @@ def _demo_line(result) -> str:
     return line
 
 
+def _warn_unfinished_demo() -> None:
+    import dagster as dg
+
+    from pipelines import demo
+
+    with dg.DagsterInstance.get() as instance:
+        advice = demo.unfinished(instance)
+    if advice:
+        err.print(f"[yellow]note[/]: {advice}", soft_wrap=True, highlight=False)
+
+
 def _play_demo(settings) -> None:
     """``make run`` on an empty platform: a week of operation on a simulated clock."""
     import dagster as dg
@@ -187,11 +198,16 @@ def _play_demo(settings) -> None:
         highlight=False,
     )
     with dg.DagsterInstance.get() as instance:
-        results = demo.run_demo(
-            settings,
-            demo.in_process_runner(instance),
-            lambda result: console.print(_demo_line(result), soft_wrap=True, highlight=False),
-        )
+        try:
+            results = demo.run_demo(
+                settings,
+                demo.in_process_runner(instance),
+                lambda result: console.print(_demo_line(result), soft_wrap=True, highlight=False),
+            )
+        except KeyboardInterrupt:
+            err.print(f"[red]stopped[/]: {demo.unfinished(instance)}", highlight=False)
+            raise typer.Exit(130) from None
+        advice = demo.unfinished(instance)
     status(as_json=False)
     console.print(
         f"\nwarehouse: {settings.warehouse_path}\nreporting snapshot: {settings.reporting_path}\n"
@@ -199,8 +215,8 @@ def _play_demo(settings) -> None:
         soft_wrap=True,
         highlight=False,
     )
-    if not all(r.success for r in results):
-        err.print("[red]the demo stopped at a failed run[/]", soft_wrap=True, highlight=False)
+    if advice or not all(r.success for r in results):
+        err.print(f"[red]{advice}[/]", soft_wrap=True, highlight=False)
         raise typer.Exit(1)
     console.print(f"[green]demo finished: {len(results)} runs succeeded[/]")
 
@@ -218,6 +234,8 @@ def run(
     if demo_if_empty and _inbox_is_empty():
         _play_demo(settings)
         return
+    if demo_if_empty:
+        _warn_unfinished_demo()
     ok, run_ref, stages, materialized = _execute_order_batch()
     table = Table(title="order_batch")
     table.add_column("stage")
@@ -317,7 +335,7 @@ def submit(
     ] = "order_batch",
     as_of: Annotated[
         str | None,
-        typer.Option(help="Run as of this ISO time (e.g. just after a carrier cutoff)."),
+        typer.Option(help="Run as of this ISO time, UTC without an offset (e.g. past a cutoff)."),
     ] = None,
 ) -> None:
     """Start a job in the running Dagster (`make ui`); behind a running writer it waits in

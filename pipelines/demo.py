@@ -245,24 +245,44 @@ def run_demo(
     feeds = Feeds(settings, staging, end - timedelta(days=DAYS))
     results: list[StepResult] = []
     warehouses = read_reference(settings.reference_dir, "warehouses")
-    for number, step in enumerate(plan(end, warehouses)):
-        fed: dict[str, int] = {}
-        if step.job == "order_batch":
-            fed["files"] = feeds.exports(step.at)
-            if settings.warehouse_path.exists():
-                fed["tracking events"] = feeds.tracking(step.at, number)
-                if step.day >= RETURNS_FROM_DAY:
-                    fed["return requests"] = feeds.returns(step.at, number)
-                    fed["inspections"] = feeds.inspections(step.at, number)
-        began = time.perf_counter()
-        ok, failures, materialized = execute(step.job, step.at, step.job == "analytics_refresh")
-        result = StepResult(step, ok, time.perf_counter() - began, materialized, failures, fed)
-        results.append(result)
-        report(result)
-        if not ok:
-            break
-    shutil.rmtree(staging, ignore_errors=True)  # what is left would only happen later
+    try:
+        for number, step in enumerate(plan(end, warehouses)):
+            fed: dict[str, int] = {}
+            if step.job == "order_batch":
+                fed["files"] = feeds.exports(step.at)
+                if settings.warehouse_path.exists():
+                    fed["tracking events"] = feeds.tracking(step.at, number)
+                    if step.day >= RETURNS_FROM_DAY:
+                        fed["return requests"] = feeds.returns(step.at, number)
+                        fed["inspections"] = feeds.inspections(step.at, number)
+            began = time.perf_counter()
+            ok, failures, materialized = execute(step.job, step.at, step.job == "analytics_refresh")
+            result = StepResult(step, ok, time.perf_counter() - began, materialized, failures, fed)
+            results.append(result)
+            report(result)
+            if not ok:
+                break
+    finally:  # what is left would only have happened later (or the demo was stopped)
+        shutil.rmtree(staging, ignore_errors=True)
     return results
+
+
+def unfinished(instance) -> str | None:
+    """What to tell the user when the last demo run was not the demo's successful end (it
+    was stopped or failed), else None."""
+    import dagster as dg
+
+    records = instance.get_run_records(filters=dg.RunsFilter(tags=TRIGGER_TAGS), limit=1)
+    if not records:
+        return None
+    last = records[0].dagster_run
+    if last.job_name == "analytics_refresh" and last.status == dg.DagsterRunStatus.SUCCESS:
+        return None
+    return (
+        f"the demo did not finish (its last run, {last.job_name} as of "
+        f"{last.tags.get('oms/now', '?')}, {last.status.value.lower()}): "
+        "`make clean-data` then `make run` plays it again"
+    )
 
 
 def in_process_runner(instance) -> Runner:

@@ -84,3 +84,55 @@ def test_a_run_reads_its_now_from_the_clock_tag_and_refuses_a_time_without_an_of
         assert not failed.success
         (failure,) = [e for e in failed.all_events if e.is_step_failure]
         assert why in str(failure.step_failure_data.error)
+
+
+def test_a_stopped_demo_leaves_no_staged_files_and_says_how_to_play_it_again(tmp_path):
+    from pipelines.project import Settings
+
+    settings = Settings.from_env(
+        {
+            "OMS_DATA_DIR": str(tmp_path / "data"),
+            "OMS_REFERENCE_DIR": str(REPO_ROOT / "data" / "reference"),
+            "DAGSTER_HOME": str(tmp_path / "dagster"),
+        }
+    )
+    settings.ensure_dirs()
+    ran: list[str] = []
+
+    def execute(job: str, now: datetime, with_analytics: bool):
+        ran.append(job)
+        if len(ran) == 3:
+            raise KeyboardInterrupt  # Ctrl-C during the second day's batch
+        return True, [], {}
+
+    with pytest.raises(KeyboardInterrupt):
+        demo.run_demo(settings, execute, lambda result: None, today=datetime.now(UTC))
+    assert ran == ["order_batch", "carrier_cutoff", "order_batch"]
+    assert not (settings.data_dir / "demo").exists()
+    # The first two days' exports reached the inbox before the stop; nothing later did.
+    end = demo.window_end(datetime.now(UTC))
+    stopped_at = demo.plan(end, WAREHOUSES)[2].at
+    start = end - timedelta(days=demo.DAYS)
+    due = [demo.due_at(p.name, start) for p in settings.inbox.iterdir()]
+    assert due and all(d is not None and d <= stopped_at for d in due)
+    assert any(d > stopped_at - timedelta(days=1) for d in due)  # the second day's came too
+
+    # The run history tells whether the demo ended: its last run is analytics_refresh, a
+    # success.
+    jobs = {
+        name: dg.define_asset_job(name, selection=[_moment])
+        for name in ("order_batch", "analytics_refresh")
+    }
+    defs = dg.Definitions(assets=[_moment], jobs=list(jobs.values()))
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert demo.unfinished(instance) is None  # never played
+        defs.resolve_job_def("order_batch").execute_in_process(
+            instance=instance, tags={**demo.TRIGGER_TAGS, CLOCK_TAG: "2026-11-20T13:00:00Z"}
+        )
+        advice = demo.unfinished(instance)
+        assert "did not finish" in advice and "order_batch as of 2026-11-20T13:00:00Z" in advice
+        assert "`make clean-data` then `make run`" in advice
+        defs.resolve_job_def("analytics_refresh").execute_in_process(
+            instance=instance, tags={**demo.TRIGGER_TAGS, CLOCK_TAG: "2026-11-20T23:50:00Z"}
+        )
+        assert demo.unfinished(instance) is None
