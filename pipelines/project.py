@@ -93,8 +93,11 @@ def get_settings() -> Settings:
 
 
 def export_warehouse_env(warehouse_path: Path) -> None:
-    """Tell dbt (a subprocess reading ``env_var('OMS_WAREHOUSE')``) which warehouse to use."""
+    """Tell dbt (a subprocess reading ``env_var('OMS_WAREHOUSE')`` and
+    ``env_var('OMS_REFERENCE_DIR')``) which warehouse and reference data to use; the
+    reference folder absolute, since dbt runs in its project folder."""
     os.environ[WAREHOUSE_ENV] = str(warehouse_path)
+    os.environ["OMS_REFERENCE_DIR"] = str(get_settings().reference_dir)
 
 
 def dbt_project() -> DbtProject:

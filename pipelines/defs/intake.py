@@ -14,6 +14,11 @@ from pipelines.lib.intake import inbox_files, ingest_inbox
         dg.AssetSpec("inbox_files", description="raw.files: every file received, by hash."),
         dg.AssetSpec("orders", description="oms.orders: canonical orders."),
         dg.AssetSpec("order_lines", description="oms.order_lines: canonical order lines."),
+        dg.AssetSpec(
+            "order_events",
+            description="oms.order_events: each order's history (received, updated, held, "
+            "allocated, shipped, ...); intake starts it, every later stage appends to it.",
+        ),
     ],
     group_name="intake",
 )
@@ -32,8 +37,9 @@ def intake(
             run_id=context.run_id,
             now=now,
         )
-        ((orders_total, lines_total),) = con.execute(
-            "SELECT (SELECT count(*) FROM oms.orders), (SELECT count(*) FROM oms.order_lines)"
+        ((orders_total, lines_total, events_total),) = con.execute(
+            "SELECT (SELECT count(*) FROM oms.orders), (SELECT count(*) FROM oms.order_lines), "
+            "(SELECT count(*) FROM oms.order_events)"
         ).fetchall()
     warn_rejected(context, result.files)
     seconds = time.perf_counter() - began
@@ -59,6 +65,9 @@ def intake(
     yield dg.MaterializeResult(
         asset_key="order_lines",
         metadata={"written": result.lines, "total": dg.MetadataValue.int(lines_total)},
+    )
+    yield dg.MaterializeResult(
+        asset_key="order_events", metadata={"total": dg.MetadataValue.int(events_total)}
     )
 
 

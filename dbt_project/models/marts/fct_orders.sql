@@ -149,16 +149,47 @@ order_shipping as (
     from order_stock
     left join shipments on order_stock.order_key = shipments.order_key
     left join shipping_costs on order_stock.order_key = shipping_costs.order_key
+),
+
+-- Returns columns after the shipping columns.
+order_returns as (
+    select
+        order_shipping.*,
+        orders.original_order_key,
+        order_shipping.channel = 'exchange' as is_exchange,
+        coalesce(return_units.returned_units, 0) as returned_units,
+        coalesce(order_refunds.refunded_amount, 0) as refunded_amount
+    from order_shipping
+    inner join orders on order_shipping.order_key = orders.order_key
+    left join return_units on order_shipping.order_key = return_units.order_key
+    left join order_refunds on order_shipping.order_key = order_refunds.order_key
 )
 
--- Returns columns last.
+-- The customer, the order's other amounts, and every amount in the reporting currency last
+-- (int_orders__reporting_fx: the order date's rate; null when no rate is known).
 select
-    order_shipping.*,
-    orders.original_order_key,
-    order_shipping.channel = 'exchange' as is_exchange,
-    coalesce(return_units.returned_units, 0) as returned_units,
-    coalesce(order_refunds.refunded_amount, 0) as refunded_amount
-from order_shipping
-inner join orders on order_shipping.order_key = orders.order_key
-left join return_units on order_shipping.order_key = return_units.order_key
-left join order_refunds on order_shipping.order_key = order_refunds.order_key
+    order_returns.*,
+    customers.customer_key,
+    orders.subtotal,
+    orders.shipping_amount,
+    orders.tax_amount,
+    orders.discount_amount,
+    fx.reporting_currency,
+    fx.fx_rate,
+    {{ to_reporting_currency('order_returns.order_total', 'fx.fx_rate') }}
+        as order_total_reporting,
+    {{ to_reporting_currency('orders.subtotal', 'fx.fx_rate') }} as subtotal_reporting,
+    {{ to_reporting_currency('orders.shipping_amount', 'fx.fx_rate') }}
+        as shipping_amount_reporting,
+    {{ to_reporting_currency('orders.tax_amount', 'fx.fx_rate') }} as tax_amount_reporting,
+    {{ to_reporting_currency('orders.discount_amount', 'fx.fx_rate') }}
+        as discount_amount_reporting,
+    {{ to_reporting_currency('order_returns.lines_total', 'fx.fx_rate') }}
+        as lines_total_reporting,
+    {{ to_reporting_currency('order_returns.refunded_amount', 'fx.fx_rate') }}
+        as refunded_amount_reporting
+from order_returns
+inner join orders on order_returns.order_key = orders.order_key
+left join {{ ref('int_orders__reporting_fx') }} as fx on order_returns.order_key = fx.order_key
+left join {{ ref('int_orders__customer_keys') }} as customers
+    on order_returns.order_key = customers.order_key

@@ -29,7 +29,18 @@ renamed as (
         original_order_key,
         received_at,
         updated_at,
-        validated_at
+        validated_at,
+        -- Added for dim_customers and slicing; appended so earlier columns keep their places.
+        customer_name,
+        email,
+        phone,
+        ship_name,
+        ship_city,
+        ship_postal_code,
+        payment_method,
+        ship_by,
+        fulfilled_by_channel,
+        prices_include_tax
     from source
 )
 
