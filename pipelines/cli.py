@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pipelines.project import get_settings
+
+if TYPE_CHECKING:
+    from pipelines.demo import StepResult
 
 app = typer.Typer(help="Order-flow platform: batch order management.", no_args_is_help=True)
 console = Console()
@@ -137,11 +140,8 @@ def _execute_order_batch() -> tuple[bool, str, list[tuple[str, str, float]], dic
     return bool(outcome.get("success")), reference, stages, materialized
 
 
-def _demo_line(result) -> str:
+def _demo_line(result: StepResult) -> str:
     """One line per demo run: when, which job, how it went, what it did."""
-    from pipelines.demo import StepResult
-
-    assert isinstance(result, StepResult)
     m = result.materialized
     said: list[str] = [f"{k} {v:,}" for k, v in result.fed.items() if v]
     did = {
@@ -216,7 +216,7 @@ def _play_demo(settings) -> None:
         highlight=False,
     )
     if advice or not all(r.success for r in results):
-        err.print(f"[red]{advice}[/]", soft_wrap=True, highlight=False)
+        err.print(f"[red]{advice or 'the demo stopped'}[/]", soft_wrap=True, highlight=False)
         raise typer.Exit(1)
     console.print(f"[green]demo finished: {len(results)} runs succeeded[/]")
 
@@ -348,12 +348,7 @@ def submit(
         raise typer.BadParameter(f"unknown job {job!r}; one of {', '.join(JOB_GROUPS)}")
     tags = {"oms/trigger": "oms submit"}
     if as_of:
-        try:
-            moment = datetime.fromisoformat(as_of)
-        except ValueError:
-            raise typer.BadParameter(f"--as-of is not an ISO time: {as_of!r}") from None
-        moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-        tags[CLOCK_TAG] = moment.isoformat()
+        tags[CLOCK_TAG] = _as_of(as_of).isoformat()
     url = dagster_api.webserver_url()
     try:
         run_id = dagster_api.submit_job(job, url=url, tags=tags)
@@ -513,17 +508,23 @@ def holds(
     console.print(f"read from: {source}")
 
 
-def _demo_moment(as_of: str | None, settings) -> datetime:
-    """The demo generators' ``--as-of`` (UTC when no offset; default now); exits when there
-    is no warehouse to read yet."""
+def _as_of(value: str) -> datetime:
+    """An ``--as-of`` option's moment (UTC when it has no offset)."""
     try:
-        moment = datetime.fromisoformat(as_of) if as_of else datetime.now(UTC)
+        moment = datetime.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"--as-of is not an ISO time: {as_of!r}") from None
+        raise typer.BadParameter(f"--as-of is not an ISO time: {value!r}") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _demo_moment(as_of: str | None, settings) -> datetime:
+    """The demo generators' ``--as-of`` (default now); exits when there is no warehouse to
+    read yet."""
+    moment = _as_of(as_of) if as_of else datetime.now(UTC)
     if not settings.warehouse_path.exists():
         err.print("no warehouse yet: run `make run` first", highlight=False)
         raise typer.Exit(2)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return moment
 
 
 @app.command("demo-tracking")

@@ -19,6 +19,13 @@ def _when(timestamp: float | None) -> datetime | None:
     return datetime.fromtimestamp(timestamp, UTC) if timestamp is not None else None
 
 
+def _step_failure_text(event) -> str:
+    """What a failed step says: the user code's exception, not Dagster's wrapper."""
+    error = event.step_failure_data.error
+    cause = error.cause if error is not None and error.cause is not None else error
+    return ((cause.message if cause is not None else event.message) or "").strip()
+
+
 def _failure(instance: dg.DagsterInstance, run_id: str) -> tuple[str | None, str]:
     """(stage, message) of a failed run: its first failed step, else the run's own failure."""
     step, message = None, "the run failed"
@@ -29,9 +36,7 @@ def _failure(instance: dg.DagsterInstance, run_id: str) -> tuple[str | None, str
         if event is None:
             continue
         if event.event_type == DagsterEventType.STEP_FAILURE:
-            error = event.step_failure_data.error
-            cause = error.cause if error is not None and error.cause is not None else error
-            text = (cause.message if cause is not None else event.message) or message
+            text = _step_failure_text(event) or message
             return event.step_key, " ".join(text.split())[:MESSAGE_CHARS]
         message = " ".join((event.message or message).split())[:MESSAGE_CHARS]
     return step, message
@@ -89,10 +94,7 @@ def run_outcome(instance: dg.DagsterInstance, run_id: str) -> tuple[list[str], d
         if event is None:
             continue
         if event.event_type == DagsterEventType.STEP_FAILURE:
-            error = event.step_failure_data.error
-            cause = error.cause if error is not None and error.cause is not None else error
-            text = cause.message.strip() if cause is not None else (event.message or "")
-            failures.append(f"{event.step_key}: {text}")
+            failures.append(f"{event.step_key}: {_step_failure_text(event)}")
         else:
             mat = event.event_specific_data.materialization
             materialized[mat.asset_key.to_user_string()] = {
