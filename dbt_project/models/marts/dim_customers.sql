@@ -8,7 +8,9 @@ with keyed as (
         orders.*,
         customer_keys.customer_key,
         customer_keys.identified_by,
-        fx.fx_rate
+        fx.fx_rate,
+        -- An exchange's replacement order is no purchase: it counts apart.
+        orders.channel != 'exchange' as is_purchase
     from {{ ref('int_orders__customer_keys') }} as customer_keys
     inner join {{ ref('stg_oms__orders') }} as orders on customer_keys.order_key = orders.order_key
     left join {{ ref('int_orders__reporting_fx') }} as fx on customer_keys.order_key = fx.order_key
@@ -24,15 +26,17 @@ customers as (
         arg_max(phone, ordered_at) as phone,
         arg_max(ship_country, ordered_at) as ship_country,
         arg_max(ship_postal_code, ordered_at) as ship_postal_code,
-        arg_min(channel, ordered_at) as first_channel,
-        min(ordered_at) as first_ordered_at,
-        max(ordered_at) as last_ordered_at,
-        min(order_date) as first_order_date,
-        max(order_date) as last_order_date,
-        count(*) as orders,
-        count(*) filter (where status = 'cancelled') as cancelled_orders,
-        count(distinct channel) as channel_count,
-        string_agg(distinct channel, ', ' order by channel) as channels,
+        arg_min(channel, ordered_at) filter (where is_purchase) as first_channel,
+        min(ordered_at) filter (where is_purchase) as first_ordered_at,
+        max(ordered_at) filter (where is_purchase) as last_ordered_at,
+        min(order_date) filter (where is_purchase) as first_order_date,
+        max(order_date) filter (where is_purchase) as last_order_date,
+        count(*) filter (where is_purchase) as orders,
+        count(*) filter (where not is_purchase) as exchange_orders,
+        count(*) filter (where status = 'cancelled' and is_purchase) as cancelled_orders,
+        count(distinct channel) filter (where is_purchase) as channel_count,
+        string_agg(distinct channel, ', ' order by channel) filter (where is_purchase)
+            as channels,
         sum({{ to_reporting_currency('order_total', 'fx_rate') }})
         filter (where status != 'cancelled') as revenue_reporting,
         count(*) filter (where status != 'cancelled' and fx_rate is null)
@@ -44,5 +48,5 @@ customers as (
 select
     *,
     '{{ var("reporting_currency") | upper }}' as reporting_currency,
-    orders > 1 as is_repeat_customer
+    orders - cancelled_orders > 1 as is_repeat_customer
 from customers

@@ -52,6 +52,7 @@ select
     orders.status = 'cancelled' as is_cancelled,
     coalesce(orders.fulfilled_by_channel, false) as is_fulfilled_by_channel,
     lines.requires_shipping
+    and lines.quantity > 0
     and fulfilment.shipped_quantity >= lines.quantity as is_fully_shipped
 from lines
 inner join orders on lines.order_key = orders.order_key
