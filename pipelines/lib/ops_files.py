@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.lib.channels import UnreadableFile
+from pipelines.lib.channels import UnreadableFile, direct
 from pipelines.lib.files import write_new
 from pipelines.lib.quality.contact_checks import email_problem, phone_problem
 from pipelines.lib.quality.decisions import (
@@ -54,40 +54,7 @@ DECISION_COLUMNS = (
     "decided_at",
 )
 #: The direct-order CSV's columns, in the order of data/templates/direct_orders.csv.
-DIRECT_COLUMNS = (
-    "order_id",
-    "channel",
-    "ordered_at",
-    "customer_name",
-    "email",
-    "phone",
-    "accepts_marketing",
-    "ship_name",
-    "ship_company",
-    "ship_address1",
-    "ship_address2",
-    "ship_city",
-    "ship_region",
-    "ship_postal_code",
-    "ship_country",
-    "currency",
-    "service_level",
-    "ship_by",
-    "ship_complete",
-    "payment_method",
-    "payment_status",
-    "shipping_amount",
-    "tax_amount",
-    "discount_amount",
-    "order_total",
-    "notes",
-    "line_no",
-    "sku",
-    "product_name",
-    "quantity",
-    "unit_price",
-    "line_discount",
-)
+DIRECT_COLUMNS = (*direct.ORDER_FIELDS, *direct.LINE_FIELDS)
 #: How staff take payment on the phone → (payment_method, payment_status) of the template.
 #: Both let the order through validation (on_account only for phone and email orders).
 PAYMENTS: dict[str, tuple[str, str]] = {

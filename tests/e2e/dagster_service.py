@@ -10,8 +10,8 @@ servers ``dagster dev`` spawns, all together (SIGTERM, then SIGKILL after a grac
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from pipelines.project import INSTANCE_CONFIG, REPO_ROOT
+from pipelines.project import REPO_ROOT, Settings
 from tests.conftest import free_port
 
 #: Seconds for ``dagster dev`` to answer (it loads the code location, dbt parse included).
@@ -137,37 +137,16 @@ class DagsterService:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    @property
-    def data_dir(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def inbox(self) -> Path:
-        return self.data_dir / "inbox"
-
-    @property
-    def archive(self) -> Path:
-        return self.data_dir / "archive"
-
-    @property
-    def rejected(self) -> Path:
-        return self.data_dir / "rejected"
-
-    @property
-    def warehouse(self) -> Path:
-        return self.data_dir / "warehouse" / "oms.duckdb"
-
-    @property
-    def reporting(self) -> Path:
-        return self.data_dir / "warehouse" / "reporting.duckdb"
-
-    @property
-    def dagster_home(self) -> Path:
-        return self.root / "dagster_home"
-
-    @property
-    def reference_dir(self) -> Path:
-        return REPO_ROOT / "data" / "reference"
+    @functools.cached_property
+    def settings(self) -> Settings:
+        """The platform's folders and files, as the service's processes resolve them."""
+        return Settings.from_env(
+            {
+                "OMS_DATA_DIR": str(self.root / "data"),
+                "OMS_REFERENCE_DIR": str(REPO_ROOT / "data" / "reference"),
+                "DAGSTER_HOME": str(self.root / "dagster_home"),
+            }
+        )
 
     @property
     def log_path(self) -> Path:
@@ -178,11 +157,11 @@ class DagsterService:
         for name in ("DAGSTER_IS_DEV_CLI", "OMS_DAGSTER_URL", "OMS_ENV"):
             env.pop(name, None)
         env.update(
-            OMS_DATA_DIR=str(self.data_dir),
-            OMS_WAREHOUSE=str(self.warehouse),
-            OMS_REPORTING=str(self.reporting),
-            OMS_REFERENCE_DIR=str(self.reference_dir),
-            DAGSTER_HOME=str(self.dagster_home),
+            OMS_DATA_DIR=str(self.settings.data_dir),
+            OMS_WAREHOUSE=str(self.settings.warehouse_path),
+            OMS_REPORTING=str(self.settings.reporting_path),
+            OMS_REFERENCE_DIR=str(self.settings.reference_dir),
+            DAGSTER_HOME=str(self.settings.dagster_home),
             PYTHONUNBUFFERED="1",
         )
         return env
@@ -190,10 +169,7 @@ class DagsterService:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self, timeout: float = START_TIMEOUT) -> None:
-        for folder in (self.inbox, self.archive, self.rejected, self.warehouse.parent):
-            folder.mkdir(parents=True, exist_ok=True)
-        self.dagster_home.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(INSTANCE_CONFIG, self.dagster_home / "dagster.yaml")
+        self.settings.ensure_dirs()  # the folders, and deploy/dagster.yaml: the run queue
         log = self.log_path.open("wb")
         try:
             self.process = subprocess.Popen(

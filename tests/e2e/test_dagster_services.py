@@ -110,10 +110,10 @@ def _scenario(service: DagsterService, tmp_path: Path) -> None:
         seed=23,
         days=1,
         defect_rate=0.0,
-        reference_dir=service.reference_dir,
+        reference_dir=service.settings.reference_dir,
     )
-    dropped = _drop_exports(staging, service.inbox)
-    assert dropped and {p.name for p in inbox_files(service.inbox)} == set(dropped)
+    dropped = _drop_exports(staging, service.settings.inbox)
+    assert dropped and {p.name for p in inbox_files(service.settings.inbox)} == set(dropped)
 
     # The sensor sees the burst and requests one order_batch run, keyed by the files.
     def sensor_run():
@@ -176,24 +176,25 @@ def _scenario(service: DagsterService, tmp_path: Path) -> None:
 
     # What a user sees: the orders in the warehouse (read by the sensor's run), the exports
     # archived, and the reporting snapshot the dashboards read.
-    with connect(service.warehouse, read_only=True) as con:
+    with connect(service.settings.warehouse_path, read_only=True) as con:
         assert scalar(con, "SELECT count(*) FROM oms.orders") == summary.orders
         assert scalar(con, "SELECT count(*) FROM oms.order_lines") == summary.lines
         assert con.execute("SELECT DISTINCT run_id FROM oms.orders").fetchall() == [(first_id,)]
         processed = scalar(con, "SELECT count(*) FROM raw.files WHERE status = 'processed'")
         assert processed >= 1
-    assert inbox_files(service.inbox) == []
-    archived = {p.name for p in service.archive.rglob("*") if p.is_file()}
+    assert inbox_files(service.settings.inbox) == []
+    archive = service.settings.archive
+    archived = {p.name for p in archive.rglob("*") if p.is_file()}
     assert archived == set(dropped)
-    assert all(p.parent.parent == service.archive for p in service.archive.rglob("*.*"))
-    assert not [p for p in service.rejected.iterdir()]
-    assert service.reporting.is_file()
-    with duckdb.connect(str(service.reporting), read_only=True) as snapshot:
+    assert all(p.parent.parent == archive for p in archive.rglob("*.*"))
+    assert not [p for p in service.settings.rejected.iterdir()]
+    assert service.settings.reporting_path.is_file()
+    with duckdb.connect(str(service.settings.reporting_path), read_only=True) as snapshot:
         ((fct,),) = snapshot.execute("SELECT count(*) FROM analytics.fct_orders").fetchall()
     assert fct == summary.orders
     # The README's last step: ship now rather than at the evening cutoff, through the CLI
     # and the webserver. The run's clock is past every warehouse's next cutoff.
-    with connect(service.warehouse, read_only=True) as con:
+    with connect(service.settings.warehouse_path, read_only=True) as con:
         labelled = scalar(con, "SELECT count(*) FROM oms.parcels WHERE tracking_number IS NOT NULL")
     assert labelled > 0
     as_of = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT23:59:00Z")
@@ -206,7 +207,7 @@ def _scenario(service: DagsterService, tmp_path: Path) -> None:
     _finish(service, cutoff_id, START_TIMEOUT + RUN_TIMEOUT)
     cutoff_run = next(r for r in service.runs("carrier_cutoff") if r["runId"] == cutoff_id)
     assert cutoff_run["tags"]["oms/now"].startswith(as_of[:10])
-    with connect(service.warehouse, read_only=True) as con:
+    with connect(service.settings.warehouse_path, read_only=True) as con:
         shipped = scalar(con, "SELECT count(*) FROM oms.parcels WHERE status = 'shipped'")
         orders_shipped = scalar(
             con, "SELECT count(*) FROM oms.orders WHERE status IN ('shipped', 'partially_shipped')"
