@@ -55,6 +55,11 @@ def _check_result(suite: str, outcomes: list[ExpectationOutcome], validated: int
             deps=["orders"],
             description="oms.hold_decisions: ops decisions from the inbox, applied or rejected.",
         ),
+        dg.AssetSpec(
+            "expectation_results",
+            deps=["orders", "order_lines"],
+            description="quality.expectation_results: each run's GX results per expectation.",
+        ),
     ],
     check_specs=[
         dg.AssetCheckSpec(name, asset="order_holds", description=f"GX suite '{suite}'")
@@ -108,6 +113,13 @@ def validation(
             "applied": stage.decisions.applied,
             "rejected": stage.decisions.rejected,
             "by_action": dg.MetadataValue.json(stage.decisions.by_action),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="expectation_results",
+        metadata={
+            "expectations": len(result.outcomes),
+            "failed": sum(not o.success for o in result.outcomes),
         },
     )
     for suite in SUITE_CHECKS:
