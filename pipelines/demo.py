@@ -125,8 +125,15 @@ def due_at(name: str, window_start: datetime) -> datetime | None:
 class Feeds:
     """What the outside world sends the platform during the demo, released as time passes."""
 
-    def __init__(self, settings: Settings, staging: Path, window_start: datetime) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        staging: Path,
+        window_start: datetime,
+        return_rate: float = RETURN_RATE,
+    ) -> None:
         self.settings = settings
+        self.return_rate = return_rate
         self.staging = staging
         self.window_start = window_start
         self.events: pl.DataFrame | None = None  # tracking events not yet happened
@@ -193,7 +200,7 @@ class Feeds:
             shipped,
             seed=SEED + step,
             as_of=now,
-            rate=RETURN_RATE,
+            rate=self.return_rate,
             window_days=RETURN_WINDOW_DAYS,
             catalogue=catalogue,
         )
@@ -225,8 +232,12 @@ def run_demo(
     report: Callable[[StepResult], None],
     *,
     today: datetime | None = None,
+    days: int = DAYS,
+    orders: int = ORDERS,
+    return_rate: float = RETURN_RATE,
 ) -> list[StepResult]:
-    """Generate the week into a staging folder and play it (see the module doc).
+    """Generate the week into a staging folder and play it (see the module doc); ``days``,
+    ``orders`` and ``return_rate`` make it shorter or denser (the tests play a short one).
 
     ``execute(job, now, with_analytics)`` runs one job on the simulated clock and returns
     (success, failures, materialized); ``report`` hears about each step as it ends. Stops at
@@ -240,13 +251,13 @@ def run_demo(
     if staging.exists():
         shutil.rmtree(staging)
     generate(
-        staging, orders=ORDERS, seed=SEED, days=DAYS, end=end, reference_dir=settings.reference_dir
+        staging, orders=orders, seed=SEED, days=days, end=end, reference_dir=settings.reference_dir
     )
-    feeds = Feeds(settings, staging, end - timedelta(days=DAYS))
+    feeds = Feeds(settings, staging, end - timedelta(days=days), return_rate)
     results: list[StepResult] = []
     warehouses = read_reference(settings.reference_dir, "warehouses")
     try:
-        for number, step in enumerate(plan(end, warehouses)):
+        for number, step in enumerate(plan(end, warehouses, days)):
             fed: dict[str, int] = {}
             if step.job == "order_batch":
                 fed["files"] = feeds.exports(step.at)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,16 +57,15 @@ def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
     pytest.fail(f"streamlit did not answer within {STARTUP_SECONDS} s:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="module")
-def dashboards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboards]:
-    """``streamlit run dashboards/streamlit_app.py`` on a free port over an empty platform
-    in a temporary folder; stopped (its whole process group) at teardown."""
-    root = tmp_path_factory.mktemp("platform")
+@contextmanager
+def _serve(root: Path) -> Iterator[Dashboards]:
+    """``streamlit run dashboards/streamlit_app.py`` on a free port over the platform in
+    ``root``; stopped (its whole process group) on the way out."""
     env_vars = _platform_env(root)
     settings = Settings.from_env(env_vars)
     settings.ensure_dirs()
     port = free_port()
-    log = root / "streamlit.log"
+    log = root.parent / f"streamlit-{port}.log"
     command = [
         "uv", "run", "--frozen", "streamlit", "run", "dashboards/streamlit_app.py",
         "--server.headless", "true",
@@ -93,6 +93,20 @@ def dashboards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboards]
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def dashboards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboards]:
+    """The dashboards over an empty platform in a temporary folder."""
+    with _serve(tmp_path_factory.mktemp("platform")) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def demo_dashboards(demo_root: Path) -> Iterator[Dashboards]:
+    """The dashboards over the session's short demo (read only)."""
+    with _serve(demo_root) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")
