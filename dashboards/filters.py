@@ -196,6 +196,20 @@ def sidebar(channel: bool = True, warehouse: bool = True) -> Filters | None:
     )
 
 
+def open_ended(picked: Filters) -> Filters:
+    """The period with open ends where it meets the snapshot's first or last order date, for
+    sections counting on a later date (a ship date, a stock movement): what happened after
+    the newest order (or before the oldest) still shows in "all dates" or "last 7 days"."""
+    offered = choices()
+    if offered is None:
+        return picked
+    return replace(
+        picked,
+        start=date.min if picked.start <= offered.first_date else picked.start,
+        end=date.max if picked.end >= offered.last_date else picked.end,
+    )
+
+
 def empty_state(what: str = "orders") -> None:
     """The message every analytics page shows before the first batch."""
     st.info(

@@ -1,92 +1,334 @@
+"""Fulfilment & shipping: pick waves and the carrier cutoffs they are picked for, carriers and
+what they cost, what rate shopping saved, late shipments, and why a parcel got its service.
+
+Each section counts on the date that fits it, said in its caption: waves and cutoffs on the
+release date (UTC date of ``released_at``), parcels, costs, savings and late shipments on the
+ship date (the local date of the carrier cutoff the parcel's wave is picked for), the on-time
+ship rate on the day the KPI mart settles it. A period that ends on the snapshot's latest
+order date runs on to the end of the snapshot (orders placed that day ship later), and one
+that starts on its first order date takes everything before. Channels are the orders'
+channels; warehouses the warehouse that picks and ships.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
 import altair as alt
 import polars as pl
 import streamlit as st
 
-from dashboards import data
+from dashboards import data, filters
 
-# Rows of the delayed-shipments table (newest first).
+# Rows of the delayed-shipments and latest-waves tables (newest first).
 DELAYED_LIMIT = 300
+WAVES_LIMIT = 50
 # The warning of a parcel no service can carry (``pipelines/lib/rating.py``); the other
 # "no service ..." warning ("no service meets ...") is a parcel that was labelled anyway.
 CANNOT_CARRY = "no service can carry%"
+NO_DATA = (
+    "No shipping data yet — parcels appear once a batch has released and labelled a wave "
+    "(`make run` creates demo data and runs it; see docs/shipping.md for manifests and "
+    "carrier tracking)."
+)
+CUTOFFS_MET_HELP = (
+    "Of the shipments released to a wave (not cancelled) whose carrier cutoff has passed "
+    "(at the last batch) or that already left, the share that left on a carrier manifest "
+    "closed at their wave's cutoff (shipped_at = the wave's cutoff_at). A shipment still "
+    "waiting after its cutoff, or that left at a later one, missed it."
+)
+NO_PARCELS = (
+    "No parcel was rated for a ship date in this period — widen the period or clear the filters."
+)
+SAVINGS_HELP = (
+    "Per rated parcel: the price of the next-cheapest eligible service that also keeps the "
+    "promise (rate quotes) minus the price of the service chosen, in USD from the rate cards; "
+    "0 when no other service keeps the promise. Total over the live rated parcels shipping "
+    "in the period, and that total per rated parcel."
+)
 
-st.title("Shipping")
 
-summary = data.query(
-    "SELECT count(*) AS parcels, "
-    "count(*) FILTER (WHERE is_labelled) AS labelled, "
-    "count(*) FILTER (WHERE is_shipped) AS shipped, "
-    "count(*) FILTER (WHERE is_delivered) AS delivered, "
-    "count(*) FILTER (WHERE is_delivered AND delivered_on_time) AS on_time, "
-    "sum(rate) FILTER (WHERE NOT is_cancelled) AS cost, "
-    "count(rate) FILTER (WHERE NOT is_cancelled) AS rated, "
-    "count(*) FILTER (WHERE NOT is_cancelled AND rating_warning LIKE ?) AS cannot_carry "
-    "FROM analytics.fct_parcels",
-    (CANNOT_CARRY,),
+def _usd(amount) -> str:
+    return f"${amount:,.2f}"
+
+
+def _share(part, whole) -> str:
+    return f"{part / whole:.1%}" if whole else "–"
+
+
+def _scope(
+    span: filters.Filters, date_column: str, warehouse_column: str, order_key: str = "order_key"
+) -> tuple[str, tuple]:
+    """The period on ``date_column``, the warehouses on ``warehouse_column`` and the channels
+    through the order (``order_key``'s order in fct_orders)."""
+    condition, params = span.where(date_column, None, warehouse_column)
+    if span.channels:
+        channels, more = span.where(channel_column="channel")
+        condition += (
+            f" AND {order_key} IN (SELECT order_key FROM analytics.fct_orders WHERE {channels})"
+        )
+        params += more
+    return condition, params
+
+
+st.title("Fulfilment & shipping")
+picked = filters.sidebar()
+anything = data.query("SELECT count(*) AS parcels FROM analytics.fct_parcels")
+if picked is None or anything is None or anything["parcels"][0] == 0:
+    st.info(NO_DATA)
+    st.stop()
+span = filters.open_ended(picked)
+st.caption(
+    f"{picked.describe()}"
+    + (
+        "; runs on past the last order date, as its orders ship later."
+        if span.end == date.max
+        else "."
+    )
+)
+
+# Shipments released to waves, with their wave's cutoff and whether it has passed.
+shipments_in, shipments_params = _scope(
+    span, "CAST(s.released_at AS DATE)", "s.warehouse_id", "s.order_key"
+)
+RELEASED = f"""
+    SELECT s.wave_id, s.warehouse_id, CAST(s.released_at AS DATE) AS release_date, s.units,
+           w.wave_date, w.cutoff_label, w.due_at_cutoff, w.status, w.released_at,
+           w.shipped_at,
+           NOT s.is_cancelled
+           AND (s.is_shipped OR w.cutoff_at <= (SELECT max(as_of)
+                                                FROM analytics.fct_inventory_positions))
+               AS is_cutoff_judged,
+           NOT s.is_cancelled AND s.shipped_at = w.cutoff_at AS met_cutoff
+    FROM analytics.fct_shipments AS s
+    JOIN analytics.stg_oms__waves AS w ON s.wave_id = w.wave_id
+    WHERE {shipments_in}
+"""
+parcels_in, parcels_params = _scope(span, "ship_date", "warehouse_id")
+kpis_in, kpis_params = span.where("ship_settled_date", "channel")
+if span.warehouses:
+    warehouses, more = span.where(warehouse_column="warehouse_id")
+    kpis_in += (
+        f" AND order_key IN (SELECT order_key FROM analytics.fct_shipments WHERE {warehouses})"
+    )
+    kpis_params += more
+
+parcels = data.query(
+    "SELECT count(*) FILTER (WHERE is_shipped) AS shipped, "
+    "count(rate) AS rated, sum(rate) AS cost, "
+    "CAST(sum(billable_weight_g) FILTER (WHERE rate IS NOT NULL) AS BIGINT) AS billable_g, "
+    "count(*) FILTER (WHERE rating_warning LIKE ?) AS cannot_carry "
+    f"FROM analytics.fct_parcels WHERE NOT is_cancelled AND {parcels_in}",
+    (CANNOT_CARRY, *parcels_params),
+)
+cutoffs = data.query(
+    "SELECT count(*) FILTER (WHERE is_cutoff_judged) AS judged, "
+    f"count(*) FILTER (WHERE met_cutoff) AS met FROM ({RELEASED})",
+    shipments_params,
+)
+on_time_ship = data.query(
+    "SELECT count(*) AS due, count(*) FILTER (WHERE is_shipped_on_time) AS on_time "
+    f"FROM analytics.fct_order_kpis WHERE is_ship_judged AND {kpis_in}",
+    kpis_params,
+)
+# Savings per chosen service. Rate shopping ranks a parcel's eligible services that keep the
+# promise by price, cheapest first (pipelines/lib/rating.py), and takes rank 1; so the
+# next-cheapest service keeping the promise is rank 2 when that one keeps it, and there is
+# none when it does not (nor when the chosen service misses the promise itself). One keyed
+# join instead of a minimum per parcel over every quote keeps this fast on a big snapshot.
+rated_in, rated_params = _scope(span, "p.ship_date", "p.warehouse_id", "p.order_key")
+savings = data.query(
+    "SELECT p.carrier, p.service, count(*) AS parcels, count(q.price) AS with_alternative, "
+    "coalesce(sum(q.price - p.rate), 0) AS savings "
+    "FROM analytics.fct_parcels AS p LEFT JOIN analytics.stg_oms__rate_quotes AS q "
+    "ON q.parcel_id = p.parcel_id AND q.quote_rank = 2 AND q.meets_sla "
+    f"WHERE NOT p.is_cancelled AND p.rate IS NOT NULL AND {rated_in} "
+    "GROUP BY ALL ORDER BY savings DESC, p.carrier, p.service",
+    rated_params,
+)
+late_in, late_params = _scope(span, "w.wave_date", "s.warehouse_id", "s.order_key")
+LATE = (
+    "FROM analytics.fct_shipments AS s JOIN analytics.stg_oms__waves AS w "
+    f"ON s.wave_id = w.wave_id WHERE s.is_delayed AND {late_in}"
 )
 delays = data.query(
-    "SELECT count(*) FILTER (WHERE is_delayed) AS delayed, "
-    "count(*) FILTER (WHERE is_delayed AND NOT is_delivered AND NOT is_cancelled) AS open "
-    "FROM analytics.fct_shipments"
+    "SELECT count(*) AS delayed, "
+    f"count(*) FILTER (WHERE NOT s.is_delivered AND NOT s.is_cancelled) AS open {LATE}",
+    late_params,
 )
-if summary is None or delays is None or summary["parcels"][0] == 0:
-    st.info(
-        "No shipping data yet — parcels appear once a batch has released and labelled a wave "
-        "(`make run` creates demo data and runs it; see docs/shipping.md for manifests and "
-        "carrier tracking)."
-    )
+if any(frame is None for frame in (parcels, cutoffs, on_time_ship, savings, delays)):
+    # The snapshot was replaced between two queries (or lacks a mart): the next run sees it.
+    st.info(NO_DATA)
     st.stop()
 
-totals = summary.row(0, named=True)
-delayed = delays.row(0, named=True)
+totals = parcels.row(0, named=True)
 cost = totals["cost"] or 0
+saved = savings["savings"].sum() if savings.height else 0
+ship = on_time_ship.row(0, named=True)
+cut = cutoffs.row(0, named=True)
+late = delays.row(0, named=True)
+
 c1, c2, c3, c4, c5 = st.columns(5)
-c1.metric("Parcels labelled", f"{totals['labelled']:,}", help="Parcels with a live label.")
-c2.metric("Shipped", f"{totals['shipped']:,}", help="Parcels that left on a carrier manifest.")
-c3.metric("Delivered", f"{totals['delivered']:,}")
-c4.metric(
-    "On-time delivery",
-    f"{totals['on_time'] / totals['delivered']:.1%}" if totals["delivered"] else "–",
-    help="Delivered parcels delivered on or before their promised delivery date.",
+c1.metric(
+    "On-time ship rate",
+    _share(ship["on_time"], ship["due"]),
+    help="Orders shipped in full with the last shipment leaving by their ship-by time, over "
+    "the orders due to ship (analytics.fct_order_kpis: counted on the day they shipped in "
+    "full when on time, else on the ship-by date). With a warehouse picked: orders with a "
+    "shipment from it.",
 )
-c5.metric(
+c2.metric(
+    "Shipped parcels",
+    f"{totals['shipped']:,}",
+    help="Live parcels that left on a carrier manifest, by ship date.",
+)
+c3.metric(
+    "Cost per parcel (USD)",
+    _usd(cost / totals["rated"]) if totals["rated"] else "–",
+    help="Shipping cost over the live parcels that have a rate.",
+)
+c4.metric("Cutoffs met", _share(cut["met"], cut["judged"]), help=CUTOFFS_MET_HELP)
+c5.metric("Rate-shopping savings (USD)", _usd(saved), help=SAVINGS_HELP)
+c6, c7, c8, c9, c10 = st.columns(5)
+c6.metric(
+    "Shipping cost (USD)",
+    _usd(cost),
+    help="Sum of the chosen services' rates (USD, rate cards) of the live parcels.",
+)
+c7.metric(
+    "Cost per kg (USD)",
+    _usd(float(cost) / (totals["billable_g"] / 1000)) if totals["billable_g"] else "–",
+    help="Shipping cost over the billable weight (max of actual and dimensional weight) of "
+    "the rated live parcels, in kg.",
+)
+c8.metric(
+    "Savings per parcel (USD)",
+    _usd(saved / totals["rated"]) if totals["rated"] else "–",
+    help=SAVINGS_HELP,
+)
+c9.metric(
+    "Late shipments (open / total)",
+    f"{late['open']:,} / {late['delayed']:,}",
+    help="Shipments flagged late (not delivered by the promised date + grace days, or "
+    "delivered after it), by ship date; open ones are not delivered yet.",
+)
+c10.metric(
     "No service can carry",
     f"{totals['cannot_carry']:,}",
     help="Live parcels left unlabelled because no carrier service can take them; they are "
     "rated again in the next batch.",
 )
-c6, c7, c8, _, _ = st.columns(5)
-c6.metric(
-    "Shipping cost (USD)",
-    f"${cost:,.2f}",
-    help="Sum of the chosen services' rates of the live (not cancelled) parcels.",
-)
-c7.metric(
-    "Cost per parcel (USD)",
-    f"${cost / totals['rated']:,.2f}" if totals["rated"] else "–",
-    help="Shipping cost over the live parcels that have a rate.",
-)
-c8.metric(
-    "Delayed shipments (open / total)",
-    f"{delayed['open']:,} / {delayed['delayed']:,}",
-    help="Shipments flagged late (not delivered by the promised date + grace days, or "
-    "delivered after it); open ones are not delivered yet.",
-)
 
-st.subheader("Carrier and service mix")
+st.subheader("Waves")
+st.caption(
+    "Pick waves released per day (release date, UTC) and warehouse: the shipments (one "
+    "order's units from one warehouse) and units released, cancelled ones included. With "
+    "channels picked, only those channels' shipments count. Cutoffs met as in the tile: "
+    + CUTOFFS_MET_HELP
+)
+waves = data.query(
+    "SELECT release_date, warehouse_id, count(DISTINCT wave_id) AS waves, "
+    "count(*) AS shipments, CAST(sum(units) AS BIGINT) AS units, "
+    "count(*) FILTER (WHERE is_cutoff_judged) AS cutoff_judged, "
+    "count(*) FILTER (WHERE met_cutoff) AS cutoff_met, "
+    "count(*) FILTER (WHERE met_cutoff) / nullif(count(*) FILTER (WHERE is_cutoff_judged), 0) "
+    "AS cutoffs_met "
+    f"FROM ({RELEASED}) GROUP BY ALL ORDER BY release_date DESC, warehouse_id",
+    shipments_params,
+)
+if waves is None or waves.is_empty():
+    st.info(
+        "No wave was released in this period for these filters — widen the period or clear "
+        "the filters (the batch releases waves of allocated orders before each cutoff)."
+    )
+else:
+    chart = (
+        alt.Chart(waves.with_columns(pl.col("release_date").dt.strftime("%Y-%m-%d")).to_pandas())
+        .mark_bar()
+        .encode(
+            x=alt.X("release_date:O", title="Release date (UTC)"),
+            y=alt.Y("units:Q", title="Units released"),
+            color=alt.Color("warehouse_id:N", title="Warehouse"),
+            tooltip=[
+                alt.Tooltip("release_date:O", title="Released"),
+                alt.Tooltip("warehouse_id:N", title="Warehouse"),
+                alt.Tooltip("waves:Q", title="Waves"),
+                alt.Tooltip("shipments:Q", title="Shipments"),
+                alt.Tooltip("units:Q", title="Units"),
+                alt.Tooltip("cutoffs_met:Q", title="Cutoffs met", format=".1%"),
+            ],
+        )
+    )
+    st.altair_chart(chart, width="stretch")
+    st.dataframe(
+        waves,
+        hide_index=True,
+        column_config={
+            "release_date": st.column_config.DateColumn("Released (UTC)", format="YYYY-MM-DD"),
+            "warehouse_id": "Warehouse",
+            "waves": "Waves",
+            "shipments": "Shipments",
+            "units": "Units",
+            "cutoff_judged": "Shipments due at cutoff",
+            "cutoff_met": "Left at cutoff",
+            "cutoffs_met": st.column_config.NumberColumn("Cutoffs met", format="percent"),
+        },
+    )
+    latest = data.query(
+        "SELECT wave_id, warehouse_id, wave_date, cutoff_label, due_at_cutoff, status, "
+        "count(*) AS shipments, CAST(sum(units) AS BIGINT) AS units, "
+        "count(*) FILTER (WHERE met_cutoff) AS cutoff_met, "
+        "count(*) FILTER (WHERE is_cutoff_judged) AS cutoff_judged, released_at, shipped_at "
+        f"FROM ({RELEASED}) GROUP BY ALL ORDER BY released_at DESC, wave_id DESC LIMIT ?",
+        (*shipments_params, WAVES_LIMIT),
+    )
+    if latest is not None and latest.height:
+        st.markdown("**Latest waves**")
+        released = int(waves["waves"].sum())
+        if released > latest.height:
+            st.caption(f"The latest {latest.height:,} of {released:,} waves in the period.")
+        st.dataframe(
+            latest,
+            hide_index=True,
+            column_config={
+                "wave_id": "Wave",
+                "warehouse_id": "Warehouse",
+                "wave_date": st.column_config.DateColumn("Ship date", format="YYYY-MM-DD"),
+                "cutoff_label": "Cutoff (local)",
+                "due_at_cutoff": "Must leave at cutoff",
+                "status": "Status",
+                "shipments": "Shipments",
+                "units": "Units",
+                "cutoff_met": "Left at cutoff",
+                "cutoff_judged": "Due at cutoff",
+                "released_at": st.column_config.DatetimeColumn("Released (UTC)"),
+                "shipped_at": st.column_config.DatetimeColumn("Last shipment left (UTC)"),
+            },
+        )
+
+st.subheader("Carriers and costs")
+st.caption(
+    "Live (not cancelled) parcels by the service rate shopping chose, by ship date; costs in "
+    "USD from the rate cards, per kg of billable weight."
+)
 mix = data.query(
     "SELECT carrier, service, count(*) AS parcels, "
     "count(*) FILTER (WHERE is_shipped) AS shipped, "
-    "sum(rate) AS cost, round(avg(rate), 2) AS cost_per_parcel "
+    "sum(rate) AS cost, round(avg(rate), 2) AS cost_per_parcel, "
+    "round(sum(billable_weight_g) / 1000, 1) AS billable_kg, "
+    "round(sum(rate) / nullif(sum(billable_weight_g) / 1000, 0), 2) AS cost_per_kg "
     "FROM analytics.fct_parcels WHERE NOT is_cancelled AND carrier IS NOT NULL "
-    "GROUP BY ALL ORDER BY parcels DESC, carrier, service"
+    f"AND {parcels_in} GROUP BY ALL ORDER BY parcels DESC, carrier, service",
+    parcels_params,
 )
 if mix is None or mix.is_empty():
-    st.info("No parcel has been rated yet.")
+    st.info(NO_PARCELS)
 else:
     chart = (
         alt.Chart(
-            mix.select("carrier", "service", "parcels", pl.col("cost").cast(pl.Float64)).to_pandas()
+            mix.select(
+                "carrier", "service", "parcels", mix["cost"].cast(float).alias("cost")
+            ).to_pandas()
         )
         .mark_bar()
         .encode(
@@ -94,7 +336,12 @@ else:
             xOffset="service:N",
             y=alt.Y("parcels:Q", title="Parcels"),
             color=alt.Color("service:N", title="Service"),
-            tooltip=["carrier:N", "service:N", "parcels:Q", alt.Tooltip("cost:Q", format="$,.2f")],
+            tooltip=[
+                "carrier:N",
+                "service:N",
+                "parcels:Q",
+                alt.Tooltip("cost:Q", title="Cost (USD)", format="$,.2f"),
+            ],
         )
     )
     st.altair_chart(chart, width="stretch")
@@ -108,23 +355,48 @@ else:
             "shipped": "Shipped",
             "cost": st.column_config.NumberColumn("Cost (USD)", format="%.2f"),
             "cost_per_parcel": st.column_config.NumberColumn("Per parcel (USD)", format="%.2f"),
+            "billable_kg": st.column_config.NumberColumn("Billable kg", format="%.1f"),
+            "cost_per_kg": st.column_config.NumberColumn("Per kg (USD)", format="%.2f"),
         },
     )
 
-st.subheader("Delayed shipments (newest first)")
-late = data.query(
-    "SELECT order_key, shipment_id, warehouse_id, carriers, promised_delivery_date, status, "
-    "delayed_at FROM analytics.fct_shipments WHERE is_delayed "
-    "ORDER BY delayed_at DESC, shipment_id LIMIT ?",
-    (DELAYED_LIMIT,),
-)
-if late is None or late.is_empty():
-    st.success("No shipment is late.")
+st.subheader("Rate-shopping savings")
+st.caption(SAVINGS_HELP + " By ship date, per service chosen.")
+if savings.is_empty():
+    st.info(NO_PARCELS)
 else:
-    if delayed["delayed"] > late.height:
-        st.caption(f"The newest {late.height:,} of {delayed['delayed']:,} delayed shipments.")
     st.dataframe(
-        late,
+        savings.with_columns(
+            (savings["savings"].cast(float) / savings["parcels"]).round(2).alias("per_parcel")
+        ),
+        hide_index=True,
+        column_config={
+            "carrier": "Carrier chosen",
+            "service": "Service chosen",
+            "parcels": "Rated parcels",
+            "with_alternative": "With a dearer alternative",
+            "savings": st.column_config.NumberColumn("Savings (USD)", format="%.2f"),
+            "per_parcel": st.column_config.NumberColumn("Per parcel (USD)", format="%.2f"),
+        },
+    )
+
+st.subheader("Late shipments (newest first)")
+st.caption(
+    "Shipments flagged late (not delivered by the promised date + grace days, or delivered "
+    "after it), by ship date."
+)
+delayed = data.query(
+    "SELECT s.order_key, s.shipment_id, s.warehouse_id, s.carriers, s.promised_delivery_date, "
+    f"s.status, s.delayed_at {LATE} ORDER BY s.delayed_at DESC, s.shipment_id LIMIT ?",
+    (*late_params, DELAYED_LIMIT),
+)
+if delayed is None or delayed.is_empty():
+    st.success("No shipment shipping in this period is late.")
+else:
+    if late["delayed"] > delayed.height:
+        st.caption(f"The newest {delayed.height:,} of {late['delayed']:,} late shipments.")
+    st.dataframe(
+        delayed,
         hide_index=True,
         column_config={
             "order_key": "Order",

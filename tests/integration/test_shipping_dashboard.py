@@ -1,5 +1,5 @@
 """The shipping stage end to end: a real batch → manifests at the cutoff → carrier tracking
-events → dbt shipping marts → the published snapshot → the Shipping page."""
+events → dbt shipping marts → the published snapshot → the Fulfilment & shipping page."""
 
 from __future__ import annotations
 
@@ -7,24 +7,17 @@ from datetime import timedelta
 
 import dagster as dg
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from pipelines.definitions import build_definitions
 from pipelines.lib.generator import generate
 from pipelines.lib.generator.tracking import write_demo_tracking
 from pipelines.lib.shipping import run_shipping_stage
 from pipelines.lib.warehouse import connect, frame, migrate, publish_snapshot, scalar
-from pipelines.project import DASHBOARDS_DIR
+from tests.integration.dashboard_app import metrics, open_page, snapshot, table
+from tests.integration.fulfilment_figures import expected_figures
 
 SHIPPING_PAGE = "app_pages/shipping.py"
 QUOTE_COLUMNS = ["carrier", "service", "price", "transit_days", "meets_sla", "why_not"]
-
-
-def _shipping_page() -> AppTest:
-    """The app as a user reaches the page: through the navigation, from the default page."""
-    app = AppTest.from_file(str(DASHBOARDS_DIR / "streamlit_app.py"), default_timeout=60).run()
-    assert not app.exception
-    return app.switch_page(SHIPPING_PAGE).run()
 
 
 def _ship(settings, now):
@@ -109,30 +102,13 @@ def test_the_snapshot_holds_shipped_delivered_and_late_parcels(batch):
 
 def test_shipping_page_shows_the_warehouse_figures(batch):
     settings = batch[0]
-    app = _shipping_page()
+    app = open_page(SHIPPING_PAGE)
     assert not app.exception
-    assert app.title[0].value == "Shipping"
-    with connect(settings.warehouse_path, read_only=True) as con:
-        p = con.execute(
-            """
-            SELECT count(*) FILTER (WHERE tracking_number IS NOT NULL AND voided_at IS NULL),
-                   count(*) FILTER (WHERE shipped_at IS NOT NULL),
-                   count(*) FILTER (WHERE delivered_at IS NOT NULL),
-                   count(*) FILTER (WHERE delivered_at IS NOT NULL
-                                    AND CAST(delivered_at AS DATE) <= promised_delivery_date),
-                   sum(rate) FILTER (WHERE status <> 'cancelled'),
-                   count(rate) FILTER (WHERE status <> 'cancelled'),
-                   count(*) FILTER (WHERE status <> 'cancelled'
-                                    AND rating_warning LIKE 'no service can carry%')
-            FROM oms.parcels
-            """
-        ).fetchall()[0]
-        labelled, shipped, delivered, on_time, cost, rated, cannot_carry = p
-        delayed, open_delayed = con.execute(
-            "SELECT count(*) FILTER (WHERE delayed_at IS NOT NULL), "
-            "count(*) FILTER (WHERE delayed_at IS NOT NULL AND delivered_at IS NULL "
-            "AND status <> 'cancelled') FROM oms.shipments"
-        ).fetchall()[0]
+    assert app.title[0].value == "Fulfilment & shipping"
+    with snapshot(settings) as con:
+        # The default period covers the whole batch: every parcel, shipment and wave counts.
+        expected = expected_figures(con)
+        delayed = scalar(con, "SELECT count(*) FROM oms.shipments WHERE delayed_at IS NOT NULL")
         mix = frame(
             con,
             "SELECT carrier, service, count(*) AS parcels, sum(rate) AS cost FROM oms.parcels "
@@ -145,24 +121,15 @@ def test_shipping_page_shows_the_warehouse_figures(batch):
             'ORDER BY "rank" NULLS LAST, price NULLS LAST, carrier, service',
             [default_parcel],
         )
-    assert delivered > 0 and delayed > 0
+    assert delayed > 0 and expected["shipped"] > 0
+    assert metrics(app) == expected["tiles"]
 
-    metrics = {m.label: m.value for m in app.metric}
-    assert metrics == {
-        "Parcels labelled": f"{labelled:,}",
-        "Shipped": f"{shipped:,}",
-        "Delivered": f"{delivered:,}",
-        "On-time delivery": f"{on_time / delivered:.1%}",
-        "No service can carry": f"{cannot_carry:,}",
-        "Shipping cost (USD)": f"${cost:,.2f}",
-        "Cost per parcel (USD)": f"${cost / rated:,.2f}",
-        "Delayed shipments (open / total)": f"{open_delayed:,} / {delayed:,}",
-    }
-
-    shown_mix, late, shown_quotes = (d.value for d in app.dataframe)
+    shown_mix = table(app, "cost_per_kg")
+    late = table(app, "delayed_at")
+    shown_quotes = table(app, "quote_rank")
     assert len(shown_mix) == mix.height
-    assert shown_mix["parcels"].sum() == mix["parcels"].sum() == rated
-    assert sum(shown_mix["cost"]) == mix["cost"].sum() == cost
+    assert shown_mix["parcels"].sum() == mix["parcels"].sum() == expected["rated"]
+    assert sum(shown_mix["cost"]) == mix["cost"].sum() == expected["cost"]
     assert app.get("vega_lite_chart"), "the carrier mix is charted"
 
     assert len(late) == min(delayed, 300)
@@ -201,7 +168,7 @@ def test_why_this_service_finds_a_parcel_by_tracking_number(batch):
             'ORDER BY "rank" NULLS LAST, price NULLS LAST, carrier, service',
             [parcel_id],
         )
-    app = _shipping_page()
+    app = open_page(SHIPPING_PAGE)
     app.text_input(key="quote_parcel").input(tracking_number).run()
     assert not app.exception
     shown = app.dataframe[-1].value
@@ -218,7 +185,7 @@ def test_why_this_service_finds_a_parcel_by_tracking_number(batch):
 
 
 def test_shipping_page_says_so_when_there_is_no_snapshot(oms_env):
-    app = _shipping_page()
+    app = open_page(SHIPPING_PAGE)
     assert not app.exception
     assert "No shipping data yet" in app.info[0].value
     assert not app.metric
@@ -229,7 +196,7 @@ def test_shipping_page_says_so_on_an_empty_snapshot(oms_env):
         migrate(con)
         publish_snapshot(con, oms_env.reporting_path)
     assert oms_env.reporting_path.exists()
-    app = _shipping_page()
+    app = open_page(SHIPPING_PAGE)
     assert not app.exception
     assert "No shipping data yet" in app.info[0].value
     assert not app.metric
