@@ -162,7 +162,7 @@ def show(kpi: Kpi, number: float | None) -> str:
     if kpi.kind == "rate":
         return f"{number:.1%}"
     if kpi.kind == "money":  # the label names the currency
-        return f"{number / 1e6:,.2f}M" if abs(number) >= 1e6 else f"{number:,.2f}"
+        return f"{number / 1_000_000:,.2f}M" if abs(number) >= 1_000_000 else f"{number:,.2f}"
     return f"{int(number):,}"
 
 

@@ -7,15 +7,12 @@ the snapshot reaches only through the dbt models the page reads.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
-import duckdb
 import polars as pl
-import pyarrow as pa
 from streamlit.testing.v1 import AppTest
 
-from pipelines.project import DASHBOARDS_DIR
+from tests.integration.dashboard_app import chart_titled, open_page, pick, snapshot, table
 
 DATA_QUALITY_PAGE = "app_pages/data_quality.py"
 BANDS = ("< 1 day", "1–3 days", "3–7 days", "> 7 days")
@@ -37,22 +34,6 @@ OPEN_HOLDS = """
 """
 
 
-def _page(period: str = "All dates") -> AppTest:
-    """The app as a user reaches the page: through the navigation, then the period picked."""
-    app = AppTest.from_file(str(DASHBOARDS_DIR / "streamlit_app.py"), default_timeout=60).run()
-    assert not app.exception
-    app = app.switch_page(DATA_QUALITY_PAGE).run()
-    assert not app.exception
-    app.sidebar.selectbox(key="filter_period").select(period)
-    return app.run()
-
-
-def _connect(path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(path), read_only=True)
-    con.execute("SET TimeZone = 'UTC'")
-    return con
-
-
 def _band(days: float) -> str:
     return BANDS[0] if days < 1 else BANDS[1] if days < 3 else BANDS[2] if days < 7 else BANDS[3]
 
@@ -66,32 +47,16 @@ def _open_holds(con, channel: str | None = None) -> dict[str, dict[str, int]]:
     return expected
 
 
-def _charts(app: AppTest) -> dict[str, pl.DataFrame]:
-    """Each Altair chart's data, by its x axis title."""
-    charts = {}
-    for chart in app.get("vega_lite_chart"):
-        spec = json.loads(chart.proto.spec)
-        (dataset,) = chart.proto.datasets
-        with pa.ipc.open_stream(dataset.data.data) as reader:
-            charts[spec["encoding"]["x"]["title"]] = pl.from_arrow(reader.read_all())
-    return charts
-
-
-def _table(app: AppTest, column: str) -> pl.DataFrame:
-    (found,) = [df.value for df in app.dataframe if column in df.value.columns]
-    return pl.from_pandas(found)
-
-
 def _shown_open_holds(app: AppTest) -> dict[str, dict[str, int]]:
-    table = _table(app, "open_holds")
-    return {row["reason"]: {b: row[b] for b in BANDS} for row in table.iter_rows(named=True)}
+    shown = pl.from_pandas(table(app, "open_holds"))
+    return {row["reason"]: {b: row[b] for b in BANDS} for row in shown.iter_rows(named=True)}
 
 
 def test_data_quality_page_shows_holds_validation_results_and_quarantines(demo_platform):
     settings = demo_platform
-    app = _page()
+    app = open_page(DATA_QUALITY_PAGE, "All dates")
     assert app.title[0].value == "Data quality"
-    with _connect(settings.reporting_path) as snap:
+    with snapshot(settings) as snap:
         open_holds = _open_holds(snap)
         placed = snap.execute("SELECT count(*) FROM oms.orders").fetchone()[0]
         held = dict(
@@ -100,7 +65,7 @@ def test_data_quality_page_shows_holds_validation_results_and_quarantines(demo_p
                 "WHERE severity = 'hold' GROUP BY reason"
             ).fetchall()
         )
-    with _connect(settings.warehouse_path) as live:
+    with snapshot(settings, warehouse=True) as live:
         failures = dict(
             ((day, rule), failed)
             for day, rule, failed in live.execute(
@@ -123,27 +88,27 @@ def test_data_quality_page_shows_holds_validation_results_and_quarantines(demo_p
 
     # Open holds by reason and age band: the table and the chart.
     assert _shown_open_holds(app) == open_holds
-    chart = _charts(app)["Open holds"]
+    chart = chart_titled(app, x="Open holds")
     per_reason = chart.group_by("reason").agg(pl.col("holds").sum())
     assert dict(per_reason.iter_rows()) == {r: sum(b.values()) for r, b in open_holds.items()}
 
     # Hold rate by reason: orders held for the reason / orders placed.
-    rates = _table(app, "hold_rate")
+    rates = pl.from_pandas(table(app, "hold_rate"))
     assert dict(zip(rates["reason"], rates["held_orders"], strict=True)) == held
     for reason, rate in zip(rates["reason"], rates["hold_rate"], strict=True):
         assert rate == held[reason] / placed
 
     # Validation failures per day and rule, and per rule over the period.
-    daily = _charts(app)["Validation day (UTC)"]
+    daily = chart_titled(app, x="Validation day (UTC)")
     shown = {(row["validated_date"], row["rule"]): row["rows_failed"] for row in daily.to_dicts()}
     assert {(d.date() if hasattr(d, "date") else d, r): n for (d, r), n in shown.items()} == (
         failures
     )
-    rules = _table(app, "failure_rate")
+    rules = pl.from_pandas(table(app, "failure_rate"))
     assert dict(zip(rules["rule"], rules["rows_failed"], strict=True)) == by_rule
 
     # Quarantined tracking events per day.
-    per_day = _charts(app)["Quarantine day (UTC)"]
+    per_day = chart_titled(app, x="Quarantine day (UTC)")
     tracking = per_day.filter(pl.col("source") == "tracking events")
     shown_days = tracking.group_by("day").agg(pl.col("records").sum())
     assert {
@@ -158,8 +123,8 @@ def test_data_quality_page_shows_holds_validation_results_and_quarantines(demo_p
 
 def test_channel_and_period_filters_change_the_figures(demo_platform):
     settings = demo_platform
-    app = _page()
-    with _connect(settings.reporting_path) as snap:
+    app = open_page(DATA_QUALITY_PAGE, "All dates")
+    with snapshot(settings) as snap:
         by_channel = dict(
             snap.execute(
                 "SELECT o.channel, count(*) FROM oms.order_holds AS h "
@@ -170,30 +135,22 @@ def test_channel_and_period_filters_change_the_figures(demo_platform):
         channel = max(by_channel, key=by_channel.get)
         expected = _open_holds(snap, channel)
         first = snap.execute("SELECT min(cast(ordered_at AS DATE)) FROM oms.orders").fetchone()[0]
-    app.sidebar.multiselect(key="filter_channels").select(channel)
-    app = app.run()
-    assert not app.exception
+    app = pick(app, channel=channel)
     assert _shown_open_holds(app) == expected
     assert sum(sum(b.values()) for b in expected.values()) == by_channel[channel]
 
     # A period before any validation run: the page says so instead of charting nothing.
-    with _connect(settings.warehouse_path) as live:
+    with snapshot(settings, warehouse=True) as live:
         first_run = live.execute(
             "SELECT min(cast(validated_at AS DATE)) FROM quality.expectation_results"
         ).fetchone()[0]
     if first_run > first:
-        app.sidebar.selectbox(key="filter_period").select("Custom range")
-        app = app.run()
-        app.sidebar.date_input(key="filter_dates").set_value((first, first_run - timedelta(1)))
-        app = app.run()
-        assert not app.exception
+        app = pick(app, dates=(first, first_run - timedelta(1)))
         assert any("No validation run in this period" in i.value for i in app.info)
 
 
 def test_data_quality_page_on_an_empty_platform_says_what_to_do(oms_env):
-    app = AppTest.from_file(str(DASHBOARDS_DIR / "streamlit_app.py"), default_timeout=60).run()
-    app = app.switch_page(DATA_QUALITY_PAGE).run()
-    assert not app.exception
+    app = open_page(DATA_QUALITY_PAGE)
     assert app.title[0].value == "Data quality"
     assert any("No orders to check yet" in i.value and "make run" in i.value for i in app.info)
     assert any("No Data Docs have been built yet" in i.value for i in app.info)

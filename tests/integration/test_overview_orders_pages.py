@@ -14,23 +14,12 @@ from tests.integration.dashboard_app import (
     deltas,
     metrics,
     open_page,
+    pick,
     snapshot_rows,
 )
 
 OVERVIEW = "app_pages/overview.py"
 ORDERS = "app_pages/orders.py"
-
-
-def _all_dates(app):
-    app.sidebar.selectbox(key="filter_period").select("All dates")
-    return app.run()
-
-
-def _custom(app, start, end):
-    app.sidebar.selectbox(key="filter_period").select("Custom range")
-    app = app.run()
-    app.sidebar.date_input(key="filter_dates").set_value((start, end))
-    return app.run()
 
 
 def _orders_between(settings, start, end, channel=None) -> int:
@@ -56,7 +45,7 @@ def _usd_revenue(settings, channel=None) -> float:
 
 
 def test_overview_tiles_add_up_the_orders_of_the_period(demo_platform):
-    app = _all_dates(open_page(OVERVIEW))
+    app = open_page(OVERVIEW, "All dates")
     assert not app.exception
     first, last = snapshot_rows(
         demo_platform, "SELECT min(ordered_at)::DATE, max(ordered_at)::DATE FROM oms.orders"
@@ -83,14 +72,12 @@ def test_overview_tiles_add_up_the_orders_of_the_period(demo_platform):
 
 
 def test_a_channel_filter_changes_tiles_and_charts_and_follows_to_the_orders_page(demo_platform):
-    app = _all_dates(open_page(OVERVIEW))
+    app = open_page(OVERVIEW, "All dates")
     everything = chart_titled(app, "Orders")
     channel = snapshot_rows(
         demo_platform, "SELECT channel FROM oms.orders GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
     )[0][0]
-    app.sidebar.multiselect(key="filter_channels").select(channel)
-    app = app.run()
-    assert not app.exception
+    app = pick(app, channel=channel)
     first, last = snapshot_rows(
         demo_platform, "SELECT min(ordered_at)::DATE, max(ordered_at)::DATE FROM oms.orders"
     )[0]
@@ -113,7 +100,7 @@ def test_a_channel_filter_changes_tiles_and_charts_and_follows_to_the_orders_pag
 def test_changes_are_against_the_period_just_before(demo_platform):
     last = snapshot_rows(demo_platform, "SELECT max(ordered_at)::DATE FROM oms.orders")[0][0]
     start = last - timedelta(days=1)
-    app = _custom(open_page(OVERVIEW), start, last)
+    app = pick(open_page(OVERVIEW), dates=(start, last))
     assert not app.exception
     now = _orders_between(demo_platform, start, last)
     before = _orders_between(demo_platform, start - timedelta(days=2), start - timedelta(days=1))
@@ -125,7 +112,7 @@ def test_changes_are_against_the_period_just_before(demo_platform):
 
 
 def test_the_orders_page_searches_lists_and_downloads(demo_platform):
-    app = _all_dates(open_page(ORDERS))
+    app = open_page(ORDERS, "All dates")
     total = snapshot_rows(demo_platform, "SELECT count(*) FROM oms.orders")[0][0]
     assert metrics(app)["Orders found"] == f"{total:,}"
     table = app.dataframe[0].value
@@ -171,13 +158,13 @@ def test_one_orders_timeline_is_its_events_lines_and_parcels(demo_platform):
         "SELECT order_key, order_number FROM oms.orders WHERE status = 'delivered' "
         "ORDER BY order_key LIMIT 1",
     )[0]
-    app = _all_dates(open_page(ORDERS))
+    app = open_page(ORDERS, "All dates")
     app.text_input(key="orders_search").input(number)
     app = app.run()
     assert not app.exception
     events = snapshot_rows(
         demo_platform,
-        "SELECT event FROM oms.order_events WHERE order_key = ? ORDER BY \"at\", event_id",
+        'SELECT event FROM oms.order_events WHERE order_key = ? ORDER BY "at", event_id',
         [key],
     )
     # Tables after the orders table: the events, the lines, the parcels.

@@ -7,17 +7,22 @@ the marts are built from) or reasoned by hand, never read back from the marts th
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import timedelta
 
 import duckdb
 import polars as pl
-import pyarrow as pa
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from pipelines.project import DASHBOARDS_DIR, get_settings
+from pipelines.project import get_settings
+from tests.integration.dashboard_app import (
+    chart_titled,
+    metrics,
+    open_page,
+    pick,
+    snapshot,
+    table,
+)
 
 RETURNS_PAGE = "app_pages/returns.py"
 
@@ -47,22 +52,6 @@ RETURN_FIGURES = """
 """
 
 
-def _page(period: str = "All dates") -> AppTest:
-    """The app as a user reaches the page: through the navigation, then the period picked."""
-    app = AppTest.from_file(str(DASHBOARDS_DIR / "streamlit_app.py"), default_timeout=60).run()
-    assert not app.exception
-    app = app.switch_page(RETURNS_PAGE).run()
-    assert not app.exception
-    app.sidebar.selectbox(key="filter_period").select(period)
-    return app.run()
-
-
-def _snapshot(settings) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(settings.reporting_path), read_only=True)
-    con.execute("SET TimeZone = 'UTC'")
-    return con
-
-
 def _figures(con, start, end, channel: str | None = None) -> dict:
     sql = RETURN_FIGURES.format(channel="orders.channel = $channel" if channel else "true")
     params = {"start": start, "end": end} | ({"channel": channel} if channel else {})
@@ -70,35 +59,15 @@ def _figures(con, start, end, channel: str | None = None) -> dict:
     return {"requests": row[0], "units": row[1], "shipped": row[2] or 0}
 
 
-def _metrics(app: AppTest) -> dict[str, tuple[str, str]]:
-    return {m.label: (m.value, m.delta) for m in app.metric}
-
-
 def _rate(returned: int, shipped: int) -> str:
     return "—" if not shipped else f"{returned / shipped:.1%}"
 
 
-def _charts(app: AppTest) -> dict[str, pl.DataFrame]:
-    """Each Altair chart's data, by its y axis title."""
-    charts = {}
-    for chart in app.get("vega_lite_chart"):
-        spec = json.loads(chart.proto.spec)
-        (dataset,) = chart.proto.datasets
-        with pa.ipc.open_stream(dataset.data.data) as reader:
-            charts[spec["encoding"]["y"]["title"]] = pl.from_arrow(reader.read_all())
-    return charts
-
-
-def _table(app: AppTest, column: str) -> pl.DataFrame:
-    (found,) = [df.value for df in app.dataframe if column in df.value.columns]
-    return pl.from_pandas(found)
-
-
 def test_returns_page_shows_the_snapshot_returns_and_follows_the_channel(demo_platform):
     settings = demo_platform
-    app = _page()
+    app = open_page(RETURNS_PAGE, "All dates")
     assert app.title[0].value == "Returns"
-    with _snapshot(settings) as con:
+    with snapshot(settings) as con:
         first, last = con.execute(
             "SELECT min(cast(ordered_at AS DATE)), max(cast(ordered_at AS DATE)) FROM oms.orders"
         ).fetchone()
@@ -118,34 +87,32 @@ def test_returns_page_shows_the_snapshot_returns_and_follows_the_channel(demo_pl
         )
     assert everything["requests"] > 0 and everything["shipped"] > 0, "the demo has returns"
 
-    tiles = _metrics(app)
+    tiles = metrics(app, with_delta=True)
     assert tiles["Return requests"][0] == f"{everything['requests']:,}"
     assert tiles["Units returned"][0] == f"{everything['units']:,}"
     assert tiles["Return rate"][0] == _rate(everything["units"], everything["shipped"])
     assert tiles["Refunds (USD)"][0].startswith("$")
     if refunds:
-        shown_refunds = _table(app, "amount_usd")
+        shown_refunds = pl.from_pandas(table(app, "amount_usd"))
         assert dict(zip(shown_refunds["method"], shown_refunds["refunds"], strict=True)) == refunds
     else:
         assert any("No refunds" in i.value for i in app.info)
-    shown = _table(app, "return_lines")
+    shown = pl.from_pandas(table(app, "return_lines"))
     assert dict(zip(shown["status"], shown["return_lines"], strict=True)) == statuses
-    rates = _charts(app).get("Channel")
+    rates = chart_titled(app, "Channel", missing_ok=True)
     if everything["shipped"]:
         assert rates is not None and set(rates["channel"]) <= set(channels)
 
     # Pick the channel with the most requests: the figures become that channel's.
     channel = max(by_channel, key=by_channel.get)
-    app.sidebar.multiselect(key="filter_channels").select(channel)
-    app = app.run()
-    assert not app.exception
-    with _snapshot(settings) as con:
+    app = pick(app, channel=channel)
+    with snapshot(settings) as con:
         one = _figures(con, first, last, channel)
     assert one["requests"] == by_channel[channel]
-    tiles = _metrics(app)
+    tiles = metrics(app, with_delta=True)
     assert tiles["Return requests"][0] == f"{one['requests']:,}"
     assert tiles["Return rate"][0] == _rate(one["units"], one["shipped"])
-    rates = _charts(app).get("Channel")
+    rates = chart_titled(app, "Channel", missing_ok=True)
     assert rates is None or set(rates["channel"]) == {channel}
 
     # A channel without returns (if the demo has one) empties the statuses.
@@ -153,24 +120,21 @@ def test_returns_page_shows_the_snapshot_returns_and_follows_the_channel(demo_pl
     if quiet:
         app.sidebar.multiselect(key="filter_channels").unselect(channel).select(quiet[0])
         app = app.run()
-        assert _metrics(app)["Return requests"][0] == "0"
+        assert metrics(app, with_delta=True)["Return requests"][0] == "0"
         assert any("No return requests" in i.value for i in app.info)
 
 
 def test_return_tiles_compare_with_the_period_before(demo_platform):
     settings = demo_platform
-    with _snapshot(settings) as con:
+    with snapshot(settings) as con:
         last = con.execute("SELECT max(cast(ordered_at AS DATE)) FROM oms.orders").fetchone()[0]
     start = last - timedelta(days=1)
-    app = _page("Custom range")
-    app.sidebar.date_input(key="filter_dates").set_value((start, last))
-    app = app.run()
-    assert not app.exception
-    with _snapshot(settings) as con:
+    app = pick(open_page(RETURNS_PAGE), dates=(start, last))
+    with snapshot(settings) as con:
         now = _figures(con, start, last)
         before = _figures(con, start - timedelta(days=2), start - timedelta(days=1))
     compared = bool(before["requests"] or before["shipped"])
-    tiles = _metrics(app)
+    tiles = metrics(app, with_delta=True)
     assert tiles["Return requests"] == (
         f"{now['requests']:,}",
         f"{now['requests'] - before['requests']:+,}" if compared else "",
@@ -236,21 +200,21 @@ def hand_made(demo_platform, tmp_path, monkeypatch):
 
 def test_refunds_in_usd_and_dispositions_of_hand_made_rows(hand_made):
     channel, warehouse, demo_lines, demo_defective = hand_made
-    app = _page()
+    app = open_page(RETURNS_PAGE, "All dates")
     assert not app.exception
-    tiles = _metrics(app)
+    tiles = metrics(app, with_delta=True)
     # 40.00 + 10.50 in USD; the EUR refund has no rate and stays out of the total.
     assert tiles["Refunds (USD)"][0] == "$50.50"
-    refunds = _table(app, "amount_usd").sort("method")
+    refunds = pl.from_pandas(table(app, "amount_usd")).sort("method")
     assert refunds["method"].to_list() == ["original", "store_credit"]
     assert refunds["refunds"].to_list() == [2, 1]
     assert refunds["amount_usd"].to_list() == [40.0, 10.5]
     assert refunds["unconverted"].to_list() == [1, 0]
     assert any("1 in EUR (25.00)" in w.value for w in app.warning)
-    daily = _charts(app)["Refunded (USD)"]
+    daily = chart_titled(app, "Refunded (USD)")
     assert daily["amount_usd"].sum() == pytest.approx(50.5)
 
-    dispositions = _charts(app)["Disposition"]
+    dispositions = chart_titled(app, "Disposition")
     defective = dict(
         dispositions.filter(pl.col("reason") == "DEFECTIVE")
         .select("disposition", "units")
@@ -261,33 +225,27 @@ def test_refunds_in_usd_and_dispositions_of_hand_made_rows(hand_made):
     for disposition, units in {"RESTOCK": 2, "DAMAGED": 1, "MISSING": 1}.items():
         expected[disposition] = expected.get(disposition, 0) + units
     assert {label.upper(): units for label, units in defective.items()} == expected
-    statuses = _table(app, "return_lines")
+    statuses = pl.from_pandas(table(app, "return_lines"))
     inspected = statuses.filter(pl.col("status") == "inspected")
     assert inspected["return_lines"].to_list() == [1]
     assert inspected["units_requested"].to_list() == [4]
 
     # A warehouse keeps only the return lines going back to it (the hand-made line and the
     # demo's own); refunds are not kept per warehouse and stay.
-    app.sidebar.multiselect(key="filter_warehouses").select(warehouse)
-    app = app.run()
-    assert not app.exception
-    statuses = _table(app, "return_lines")
+    app = pick(app, warehouse=warehouse)
+    statuses = pl.from_pandas(table(app, "return_lines"))
     assert statuses["return_lines"].sum() == demo_lines + 1
-    assert _metrics(app)["Refunds (USD)"][0] == "$50.50"
+    assert metrics(app, with_delta=True)["Refunds (USD)"][0] == "$50.50"
     # Another channel than the refunded order's shows none of its refunds.
     others = [c for c in app.sidebar.multiselect(key="filter_channels").options if c != channel]
     if others:
-        app.sidebar.multiselect(key="filter_channels").select(others[0])
-        app = app.run()
-        assert not app.exception
-        assert _metrics(app)["Refunds (USD)"][0] == "$0.00"
+        app = pick(app, channel=others[0])
+        assert metrics(app, with_delta=True)["Refunds (USD)"][0] == "$0.00"
         assert any("No refunds" in i.value for i in app.info)
 
 
 def test_returns_page_on_an_empty_platform_says_what_to_do(oms_env):
-    app = AppTest.from_file(str(DASHBOARDS_DIR / "streamlit_app.py"), default_timeout=60).run()
-    app = app.switch_page(RETURNS_PAGE).run()
-    assert not app.exception
+    app = open_page(RETURNS_PAGE)
     assert app.title[0].value == "Returns"
     assert any("No returns yet" in i.value and "make run" in i.value for i in app.info)
     assert not app.metric
