@@ -7,6 +7,7 @@ its consistent copy until then, and a page never touches the live warehouse.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import duckdb
@@ -15,6 +16,8 @@ import streamlit as st
 
 from pipelines.lib.runs import run_history
 from pipelines.project import get_settings
+
+log = logging.getLogger(__name__)
 
 
 def snapshot_path() -> Path:
@@ -68,9 +71,10 @@ def query(sql: str, params: tuple = ()) -> pl.DataFrame | None:
         return None
     try:
         return _query(sql, params, str(snapshot_path()), version)
-    except (duckdb.CatalogException, duckdb.BinderException):
+    except (duckdb.CatalogException, duckdb.BinderException) as exc:
         # A table or column this code expects is not in the snapshot yet: it was published
-        # by an older version, and the next batch replaces it.
+        # by an older version, and the next batch replaces it. Logged, as a typo looks alike.
+        log.warning("query not answered by the snapshot %s: %s", snapshot_path(), exc)
         return None
 
 

@@ -21,6 +21,8 @@ DATES_KEY = "filter_dates"
 CHANNELS_KEY = "filter_channels"
 WAREHOUSES_KEY = "filter_warehouses"
 KEYS = (PERIOD_KEY, DATES_KEY, CHANNELS_KEY, WAREHOUSES_KEY)
+#: Pages' own choices that should also survive a visit to another page.
+PAGE_KEYS = ("orders_status", "orders_search")
 
 #: Preset periods (days, ending at the latest order date); None: everything.
 PERIODS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "All dates": None}
@@ -97,7 +99,7 @@ def keep() -> None:
     """Carry the filters over to the next page. Streamlit drops a widget's value when a run
     does not draw it; setting the key again makes it an ordinary session value. Call on every
     run, before the page."""
-    for key in KEYS:
+    for key in KEYS + PAGE_KEYS:
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
 
@@ -194,6 +196,17 @@ def sidebar(channel: bool = True, warehouse: bool = True) -> Filters | None:
         by_channel=channel,
         by_warehouse=warehouse,
     )
+
+
+def comparable(picked: Filters) -> Filters | None:
+    """The period just before ``picked`` when the snapshot covers all of it, else None: a
+    change against a period only partly in the snapshot (the first weeks after go-live, a
+    short demo) would read as growth that is not there."""
+    offered = choices()
+    before = picked.previous()
+    if offered is None or before.start < offered.first_date:
+        return None
+    return before
 
 
 def open_ended(picked: Filters) -> Filters:

@@ -221,7 +221,7 @@ def _hold_rates(picked: filters.Filters) -> None:
 
 def _validation_results(picked: filters.Filters) -> None:
     st.subheader("Validation results over time")
-    cond, params = picked.where("validated_date")
+    cond, params = filters.open_ended(picked).where("validated_date")
     daily = data.query(
         "SELECT validated_date, rule, sum(rows_failed)::BIGINT AS rows_failed, "
         "sum(rows_evaluated)::BIGINT AS rows_evaluated "
@@ -302,7 +302,7 @@ def _validation_results(picked: filters.Filters) -> None:
 
 def _quarantine(picked: filters.Filters) -> None:
     st.subheader("Quarantined records per day")
-    cond, params = picked.where("cast(quarantined_at AS DATE)")
+    cond, params = filters.open_ended(picked).where("cast(quarantined_at AS DATE)")
     daily = data.query(
         "SELECT cast(quarantined_at AS DATE) AS day, 'tracking events' AS source, reason, "
         "count(*)::BIGINT AS records "

@@ -22,11 +22,12 @@ def _matching(picked: filters.Filters, statuses: list[str], search: str) -> tupl
     """The condition on analytics.fct_orders for what the user asked, and its parameters."""
     cond, params = picked.where("order_date", "channel")
     if picked.warehouses:
-        # An order belongs to a warehouse when any of its lines was allocated from there.
+        # An order belongs to a warehouse when any of its lines is (or was, until shipped or
+        # cancelled) allocated from there; an allocation withdrawn for a re-plan is not.
         marks = ", ".join("?" for _ in picked.warehouses)
         cond += (
             " AND order_key IN (SELECT order_key FROM analytics.stg_oms__allocations "
-            f"WHERE warehouse_id IN ({marks}))"
+            f"WHERE status <> 'withdrawn' AND warehouse_id IN ({marks}))"
         )
         params += picked.warehouses
     if statuses:
@@ -149,10 +150,14 @@ if picked is None:
     st.stop()
 
 known = data.query("SELECT DISTINCT status FROM analytics.fct_orders ORDER BY status")
+offered = list(known["status"]) if known is not None else []
+# Kept from an earlier visit (filters.keep); a newer snapshot may not have them.
+kept = st.session_state.get("orders_status", [])
+st.session_state["orders_status"] = [s for s in kept if s in offered]
 left, right = st.columns([2, 3])
 statuses = left.multiselect(
     "Status",
-    list(known["status"]) if known is not None else [],
+    offered,
     key="orders_status",
     placeholder="Any status",
 )
@@ -182,7 +187,9 @@ c3.metric(
     help="Order totals of the orders found, cancelled ones excluded, in the reporting currency.",
 )
 if not found["orders"]:
-    st.info("No order matches: widen the period, or clear the status, channel or search.")
+    st.info(
+        "No order matches: widen the period, or clear the status, channel, warehouse or search."
+    )
     st.stop()
 
 table_sql = (

@@ -25,6 +25,8 @@ class Kpi:
     kind: str = "count"  # count, money or rate
     lower_is_better: bool = False
     help: str = ""
+    #: A money KPI's fixed currency; None: the reporting currency.
+    currency: str | None = None
 
 
 KPIS = (
@@ -105,9 +107,10 @@ KPIS = (
         lower_is_better=True,
         help="Carrier cost of the parcels / orders shipped (first shipment in the period); "
         "carrier rates are in USD.",
+        currency="USD",
     ),
     Kpi(
-        "Refunds",
+        "Refunds issued",
         "refunded_reporting",
         kind="money",
         lower_is_better=True,
@@ -195,20 +198,30 @@ else:
     st.caption(f"Last successful batch: {last_ok}.")
 
 picked = filters.sidebar(warehouse=False)
-now = totals(picked) if picked else None
+# KPIs that count on a later date than the order date (ship-by, promised delivery, a
+# refund) run on past the newest order date, so "All dates" holds every order judged.
+span = filters.open_ended(picked) if picked else None
+now = totals(span) if span else None
 if picked is None or now is None:
     filters.empty_state()
     st.stop()
 
-before = totals(picked.previous()) or {}
 currency = now["reporting_currency"] or "USD"
-previous = picked.previous()
+earlier = filters.comparable(picked)
+before = (totals(earlier) or {}) if earlier else {}
 had_before = bool(before.get("orders"))
+if earlier is None:
+    compared = "The period before is not wholly in the snapshot, so no change is shown"
+elif not had_before:
+    compared = (
+        f"No orders from {earlier.start:%Y-%m-%d} to {earlier.end:%Y-%m-%d}, so no change is shown"
+    )
+else:
+    compared = f"Changes are against {earlier.start:%Y-%m-%d} to {earlier.end:%Y-%m-%d}"
 st.caption(
-    f"{picked.describe()}. Changes are against {previous.start:%Y-%m-%d} to "
-    f"{previous.end:%Y-%m-%d}"
-    + ("" if had_before else " (no orders then, so no change is shown)")
-    + f". Money in {currency}, the reporting currency."
+    f"{picked.describe()}; KPIs counted on a later date (ship-by, promised delivery, "
+    f"refund) include those days after the newest order. {compared}. Money in {currency}, "
+    "the reporting currency; carrier costs in USD."
 )
 if now["unconverted_orders"]:
     st.warning(
@@ -221,16 +234,17 @@ for row in range(0, len(KPIS), TILES_PER_ROW):
     cells = st.columns(TILES_PER_ROW)
     for cell, kpi in zip(cells, KPIS[row : row + TILES_PER_ROW], strict=False):
         current = value(kpi, now)
-        label = f"{kpi.label} ({currency})" if kpi.kind == "money" else kpi.label
+        unit = kpi.currency or currency
+        label = f"{kpi.label} ({unit})" if kpi.kind == "money" else kpi.label
         cell.metric(
             label,
             show(kpi, current),
-            change(kpi, current, value(kpi, before), currency) if had_before else None,
+            change(kpi, current, value(kpi, before), unit) if had_before else None,
             delta_color="inverse" if kpi.lower_is_better else "normal",
             help=kpi.help,
         )
 
-cond, params = picked.where("date_day", "channel")
+cond, params = span.where("date_day", "channel")
 daily = data.query(
     "SELECT date_day, channel, orders, revenue_reporting, "
     + ", ".join(f"{top}, {bottom}" for _, top, bottom in SERVICE_LINES)
@@ -240,12 +254,14 @@ daily = data.query(
 if daily is None or daily.is_empty():
     st.info("No day in the period yet.")
     st.stop()
+# Orders and revenue count on the order date: the picked days only.
+placed = daily.filter(pl.col("date_day").is_between(picked.start, picked.end))
 
 left, right = st.columns(2)
 with left:
     st.subheader("Orders per day")
     orders_chart = (
-        alt.Chart(daily.select("date_day", "channel", "orders").to_pandas())
+        alt.Chart(placed.select("date_day", "channel", "orders").to_pandas())
         .mark_bar()
         .encode(
             x=alt.X("date_day:T", title="Order date", axis=alt.Axis(format="%b %d")),
@@ -261,7 +277,7 @@ with left:
     st.altair_chart(orders_chart, width="stretch")
 with right:
     st.subheader(f"Revenue per day ({currency})")
-    revenue = daily.select(
+    revenue = placed.select(
         "date_day", "channel", pl.col("revenue_reporting").cast(pl.Float64).fill_null(0)
     )
     revenue_chart = (
@@ -330,7 +346,7 @@ else:
 left, right = st.columns(2)
 with left:
     st.subheader("Cycle times (hours)")
-    cond, params = picked.where(None, "channel")
+    cond, params = span.where(None, "channel")
     parts = [
         f"SELECT '{label}' AS step, count({hours}) AS orders, "
         f"round(median({hours}), 1) AS p50, round(quantile_cont({hours}, 0.9), 1) AS p90 "
@@ -338,7 +354,7 @@ with left:
         f"AND {day} BETWEEN ? AND ? AND {cond}"
         for label, hours, day in CYCLES
     ]
-    cycle_params = tuple(p for _ in CYCLES for p in (picked.start, picked.end, *params))
+    cycle_params = tuple(p for _ in CYCLES for p in (span.start, span.end, *params))
     cycles = data.query(" UNION ALL ".join(parts), cycle_params)
     if cycles is None or not cycles["orders"].sum():
         st.info("No order in the period has been released to a wave yet.")

@@ -109,6 +109,22 @@ def test_changes_are_against_the_period_just_before(demo_platform):
     assert deltas(app)["Orders"] == f"{now - before:+,} ({(now - before) / before:+.1%})"
     # A rate's change is in percentage points.
     assert deltas(app)["Fill rate"].endswith(" pp")
+    # Carrier costs stay in USD whatever the reporting currency; refunds are those issued.
+    assert "Shipping cost per order (USD)" in metrics(app)
+    assert "Refunds issued (USD)" in metrics(app)
+
+
+def test_no_change_against_a_period_the_snapshot_covers_only_in_part(demo_platform):
+    first, last = snapshot_rows(
+        demo_platform, "SELECT min(ordered_at)::DATE, max(ordered_at)::DATE FROM oms.orders"
+    )[0]
+    # The period's second half is in the snapshot: its first half would be half empty.
+    start = first + (last - first) // 2
+    assert start - (last - start) - timedelta(days=1) < first
+    app = pick(open_page(OVERVIEW), dates=(start, last))
+    assert metrics(app)["Orders"] == f"{_orders_between(demo_platform, start, last):,}"
+    assert set(deltas(app).values()) == {None}
+    assert "The period before is not wholly in the snapshot" in app.caption[1].value
 
 
 def test_the_orders_page_searches_lists_and_downloads(demo_platform):
