@@ -2,13 +2,17 @@
 
 Every section counts on the order date (the returns and refunds of the orders placed in the
 picked period), like ``analytics.kpi_returns``: return rates are by cohort, so a recent
-period's rate still grows while its return windows are open. Rates over a period are the sum
-of the numerators over the sum of the denominators. The warehouse filter applies to return
-lines (``fct_returns.warehouse_id``, known once a return is authorized); rates and refunds
-are not kept per warehouse.
+period's rate still grows while its return windows are open (a fall against the period
+before is no good news, hence the neutral deltas). Rates over a period are the sum of the
+numerators over the sum of the denominators. Money is in the reporting currency the snapshot
+was built in (the marts' ``reporting_currency``), kept as DECIMAL for the tiles. The
+warehouse filter applies to return lines (``fct_returns.warehouse_id``, known once a return
+is authorized); rates and refunds are not kept per warehouse.
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import altair as alt
 import polars as pl
@@ -33,19 +37,36 @@ DISPOSITIONS = {
 }
 STATUSES = ("requested", "authorized", "received", "inspected", "completed", "rejected")
 TOP_SKUS = 20
+DEFAULT_CURRENCY = "USD"
 
 
-def _money(value: float | None) -> str:
-    return "—" if value is None else f"${value:,.2f}"
+def _currency() -> str:
+    """The reporting currency the snapshot's money is in: the refunds' own, else the daily
+    KPIs' (a snapshot without refunds yet), else USD (dbt's default) when neither has a row."""
+    row = data.query(
+        "SELECT coalesce("
+        "(SELECT any_value(reporting_currency) FROM analytics.fct_refunds), "
+        "(SELECT any_value(reporting_currency) FROM analytics.kpi_daily)) AS currency"
+    )
+    if row is None or row.is_empty():
+        return DEFAULT_CURRENCY
+    return row["currency"][0] or DEFAULT_CURRENCY
 
 
-def _change(now: float | None, before: float | None) -> float | None:
+def _money(value: Decimal | None) -> str:
+    """An amount for a tile; the label names the currency."""
+    return "—" if value is None else f"{value:,.2f}"
+
+
+def _change(now, before):
+    """now - before, None when either is unknown (Decimal with Decimal, float with float)."""
     return None if now is None or before is None else now - before
 
 
-def _tiles(picked: filters.Filters) -> dict[str, float | None]:
+def _tiles(picked: filters.Filters) -> dict:
     """The headline figures for a period: requests and units (return lines, every filter),
-    the return rate (units returned / shipped) and refunds in USD (no warehouse)."""
+    the return rate (units returned / shipped) and refunds in the reporting currency as a
+    Decimal (no warehouse)."""
     lines_cond, lines_params = picked.where("order_date", "channel", "warehouse_id")
     rate_cond, rate_params = picked.where("order_date", "channel")
     row = data.query(
@@ -58,11 +79,12 @@ def _tiles(picked: filters.Filters) -> dict[str, float | None]:
             SELECT sum(returned_units) AS returned, sum(shipped_units) AS shipped
             FROM analytics.kpi_returns WHERE {rate_cond}
         ), money AS (
-            SELECT sum(amount_reporting)::DOUBLE AS refunds_usd FROM analytics.fct_refunds
+            SELECT sum(amount_reporting) AS refunds FROM analytics.fct_refunds
             WHERE {rate_cond}
         )
         SELECT requests, coalesce(units, 0) AS units,
-               returned / nullif(shipped, 0) AS return_rate, coalesce(refunds_usd, 0) AS refunds
+               returned / nullif(shipped, 0) AS return_rate,
+               coalesce(refunds, 0::DECIMAL(18, 2)) AS refunds
         FROM lines, rates, money
         """,
         lines_params + rate_params + rate_params,
@@ -72,21 +94,26 @@ def _tiles(picked: filters.Filters) -> dict[str, float | None]:
     return row.row(0, named=True)
 
 
-def _show_tiles(picked: filters.Filters) -> None:
-    now, before = _tiles(picked), _tiles(picked.previous())
+def _show_tiles(picked: filters.Filters, currency: str) -> None:
+    previous = filters.comparable(picked)
+    now = _tiles(picked)
+    before = _tiles(previous) if previous is not None else {}
     if not now:
         st.info(
             "The return figures are not in this snapshot yet: the next batch's analytics stage "
             "builds them (`make run`)."
         )
         return
-    has_before = bool(before) and (before["requests"] or before["return_rate"] is not None)
+    # Only against a period wholly in the snapshot: one partly before the first order date
+    # would make any period look like growth. Neutral colours: the period's orders are still
+    # inside their return window, so a fall in returns is not (yet) good news.
+    has_before = bool(before)
     c1, c2, c3, c4 = st.columns(4)
     c1.metric(
         "Return requests",
         f"{now['requests']:,}",
         f"{now['requests'] - before['requests']:+,}" if has_before else None,
-        delta_color="inverse",
+        delta_color="off",
         help="Customer return requests (RMAs asked for, rejected ones included) on the orders "
         "placed in the period.",
     )
@@ -94,32 +121,37 @@ def _show_tiles(picked: filters.Filters) -> None:
         "Units returned",
         f"{now['units']:,}",
         f"{now['units'] - before['units']:+,}" if has_before else None,
-        delta_color="inverse",
-        help="Units received back (any disposition but missing; rejected returns excluded).",
+        delta_color="off",
+        help="Units received back (any disposition but missing; rejected returns excluded) on "
+        "the orders placed in the period.",
     )
     rate_change = _change(now["return_rate"], before.get("return_rate")) if has_before else None
     c3.metric(
         "Return rate",
         "—" if now["return_rate"] is None else f"{now['return_rate']:.1%}",
         None if rate_change is None else f"{rate_change * 100:+.1f} pp",
-        delta_color="inverse",
+        delta_color="off",
         help="Units returned / units shipped on the orders placed in the period (all warehouses).",
     )
     money_change = _change(now["refunds"], before.get("refunds")) if has_before else None
     c4.metric(
-        "Refunds (USD)",
-        _money(float(now["refunds"])),
-        None if money_change is None else f"{float(money_change):+,.2f} USD",
-        delta_color="inverse",
-        help="Refunds and store credit on the orders placed in the period, converted to USD "
-        "at the order date's rate (all warehouses); refunds without a rate are left out "
-        "(see Refunds below).",
+        f"Refunds on these orders ({currency})",
+        _money(now["refunds"]),
+        None if money_change is None else f"{money_change:+,.2f} {currency}",
+        delta_color="off",
+        help=f"Refunds and store credit on the orders placed in the period, whenever they were "
+        f"issued, converted to {currency} at the order date's rate (all warehouses); refunds "
+        "without a rate are left out (see Refunds below). Not the Overview's Refunds, which "
+        "counts the refunds issued in the period.",
     )
-    st.caption(
-        f"Change against {picked.previous().start:%Y-%m-%d} to {picked.previous().end:%Y-%m-%d}."
-        if has_before
-        else "No earlier period in the snapshot to compare with."
-    )
+    if previous is None:
+        st.caption("The period before is not wholly in the snapshot, so no change is shown.")
+    else:
+        st.caption(
+            f"Change against {previous.start:%Y-%m-%d} to {previous.end:%Y-%m-%d}, on the "
+            "orders placed then. Recent orders are still inside their return window, so their "
+            "returns and refunds still grow: a fall against the period before is not good news."
+        )
 
 
 def _rate_chart(frame: pl.DataFrame, category: str, title: str) -> alt.Chart:
@@ -287,12 +319,12 @@ def _dispositions(picked: filters.Filters) -> None:
     )
 
 
-def _refunds(picked: filters.Filters) -> None:
-    st.subheader("Refunds (USD)")
+def _refunds(picked: filters.Filters, currency: str) -> None:
+    st.subheader(f"Refunds on these orders ({currency})")
     cond, params = picked.where("order_date", "channel")
     by_method = data.query(
         "SELECT method, count(*) AS refunds, sum(units)::BIGINT AS units, "
-        "sum(amount_reporting)::DOUBLE AS amount_usd, "
+        "sum(amount_reporting)::DOUBLE AS amount_reporting, "
         "count(*) FILTER (WHERE amount_reporting IS NULL) AS unconverted "
         f"FROM analytics.fct_refunds WHERE {cond} GROUP BY method ORDER BY method",
         params,
@@ -312,14 +344,16 @@ def _refunds(picked: filters.Filters) -> None:
             ),
             "refunds": st.column_config.NumberColumn("Refunds", format="localized"),
             "units": st.column_config.NumberColumn("Units", format="localized"),
-            "amount_usd": st.column_config.NumberColumn("Amount (USD)", format="dollar"),
+            "amount_reporting": st.column_config.NumberColumn(
+                f"Amount ({currency})", format="%.2f", help=f"Converted to {currency}."
+            ),
             "unconverted": st.column_config.NumberColumn(
                 "Not converted", help="Refunds without an FX rate for the order date."
             ),
         },
     )
     daily = data.query(
-        "SELECT issued_date, method, sum(amount_reporting)::DOUBLE AS amount_usd "
+        "SELECT issued_date, method, sum(amount_reporting)::DOUBLE AS amount_reporting "
         f"FROM analytics.fct_refunds WHERE {cond} AND amount_reporting IS NOT NULL "
         "GROUP BY issued_date, method ORDER BY issued_date",
         params,
@@ -330,31 +364,37 @@ def _refunds(picked: filters.Filters) -> None:
             .mark_bar()
             .encode(
                 x=alt.X("issued_date:T", title="Issue date", axis=alt.Axis(format="%Y-%m-%d")),
-                y=alt.Y("sum(amount_usd):Q", title="Refunded (USD)", axis=alt.Axis(format="$,.0f")),
+                y=alt.Y(
+                    "sum(amount_reporting):Q",
+                    title=f"Refunded ({currency})",
+                    axis=alt.Axis(format=",.0f"),
+                ),
                 color=alt.Color("method:N", title="Method"),
                 tooltip=[
                     alt.Tooltip("issued_date:T", title="Issued", format="%Y-%m-%d"),
                     alt.Tooltip("method:N", title="Method"),
-                    alt.Tooltip("sum(amount_usd):Q", title="USD", format="$,.2f"),
+                    alt.Tooltip(
+                        "sum(amount_reporting):Q", title=f"Refunded ({currency})", format=",.2f"
+                    ),
                 ],
             )
         )
         st.altair_chart(chart, width="stretch")
         st.caption("Refunds of the period's orders by the day they were issued.")
     unconverted = data.query(
-        "SELECT currency, count(*) AS refunds, sum(amount)::DOUBLE AS amount "
+        "SELECT currency, count(*) AS refunds, sum(amount) AS amount "
         f"FROM analytics.fct_refunds WHERE {cond} AND amount_reporting IS NULL "
         "GROUP BY currency ORDER BY currency",
         params,
     )
     if unconverted is not None and not unconverted.is_empty():
         left_out = ", ".join(
-            f"{r['refunds']:,} in {r['currency']} ({float(r['amount']):,.2f})"
+            f"{r['refunds']:,} in {r['currency']} ({r['amount']:,.2f})"
             for r in unconverted.iter_rows(named=True)
         )
         st.warning(
-            f"Not in the USD totals, no FX rate for their order date: {left_out}. Add the rates "
-            "to data/reference/fx_rates.csv and rerun the batch."
+            f"Not in the {currency} totals, no FX rate for their order date: {left_out}. Add "
+            "the rates to data/reference/fx_rates.csv and rerun the batch."
         )
 
 
@@ -393,9 +433,10 @@ if picked is None:
     filters.empty_state("returns")
     st.stop()
 
+currency = _currency()
 st.caption(
     f"{picked.describe()} · every figure counts on the order date: the returns and refunds "
-    "of the orders placed in the period."
+    f"of the orders placed in the period. Money in {currency}, the reporting currency."
 )
 if picked.warehouses:
     st.caption(
@@ -403,7 +444,7 @@ if picked.warehouses:
         "statuses (the warehouse a return goes back to, known once authorized); return rates "
         "and refunds are for all warehouses."
     )
-_show_tiles(picked)
+_show_tiles(picked, currency)
 left, right = st.columns(2)
 with left:
     _reasons(picked)
@@ -411,5 +452,5 @@ with right:
     _channels(picked)
 _skus(picked)
 _dispositions(picked)
-_refunds(picked)
+_refunds(picked, currency)
 _statuses(picked)
