@@ -26,8 +26,10 @@ placed as (
         sum(orders.units) as units,
         coalesce(sum(orders.order_total_reporting) filter (where not orders.is_cancelled), 0)
             as revenue_reporting,
+        -- No rate for the order's currency and date (an order without a total, held for it,
+        -- is left out of revenue too, but a rate would not help it).
         count(*) filter (
-            where not orders.is_cancelled and orders.order_total_reporting is null
+            where not orders.is_cancelled and orders.fx_rate is null
         ) as unconverted_orders,
         count(*) filter (where order_kpis.has_hold) as held_orders
     from {{ ref('fct_orders') }} as orders
