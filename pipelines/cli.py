@@ -666,6 +666,150 @@ def allocate(
         console.print(f"wrote {path}", highlight=False, soft_wrap=True)
 
 
+feeds_app = typer.Typer(
+    help="Feeds back to the channels: shipment confirmations and available stock "
+    "(docs/channel-feeds.md).",
+    no_args_is_help=True,
+)
+app.add_typer(feeds_app, name="feeds")
+
+
+def _writable_warehouse():
+    """The live warehouse opened for writing, or a clear exit when it is missing or busy."""
+    import duckdb
+
+    from pipelines.lib.warehouse import connect, migrate
+
+    settings = get_settings()
+    if not settings.warehouse_path.exists():
+        err.print(f"no warehouse yet at {settings.warehouse_path}: run the batch first (make run)")
+        raise typer.Exit(2)
+    try:
+        connection = connect(settings.warehouse_path)
+        con = connection.__enter__()
+    except duckdb.IOException as exc:
+        err.print(
+            f"the warehouse is busy (a batch is writing it): try again when it ends ({exc})",
+            soft_wrap=True,
+            highlight=False,
+        )
+        raise typer.Exit(3) from None
+    migrate(con)
+    return settings, connection, con
+
+
+def _print_feed(feed: dict, outbox: Path) -> None:
+    console.print(
+        f"{feed['feed_id']} {feed['channel']} {feed['kind']} ({feed['mode']}): "
+        f"{feed['records']:,} records, {feed['units']:,} units; {feed['covers']}\n"
+        f"  {outbox / feed['folder']}",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
+@feeds_app.command("list")
+def feeds_list(
+    limit: Annotated[int, typer.Option(help="Newest feeds shown.")] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The newest feeds, with what each covers and where its files are."""
+    import duckdb
+
+    from pipelines.lib.channel_feeds import list_feeds
+    from pipelines.lib.warehouse import connect
+
+    settings = get_settings()
+    sources = [settings.warehouse_path, settings.reporting_path]
+    feeds = None
+    for source in (s for s in sources if s.exists()):
+        try:
+            with connect(source, read_only=True) as con:
+                feeds = list_feeds(con, limit).to_dicts()
+            break
+        except (duckdb.IOException, duckdb.CatalogException):
+            continue  # busy, or from before the feeds existed: try the snapshot
+    if feeds is None:
+        err.print("no feeds yet: run the batch first (make run)")
+        raise typer.Exit(2)
+    if as_json:
+        print(json.dumps(feeds, default=_json_default, indent=2))
+        return
+    if not feeds:
+        console.print("no feeds sent yet")
+    for feed in feeds:
+        state = "written" if feed["written_at"] else "[yellow]not written yet[/]"
+        console.print(
+            f"{feed['feed_id']} {feed['created_at']:%Y-%m-%d %H:%M} {feed['channel']} "
+            f"{feed['kind']} {feed['mode']}"
+            + (f" of {feed['resend_of']}" if feed["resend_of"] else "")
+            + f" ({state}): {feed['covers']}",
+            soft_wrap=True,
+            highlight=False,
+        )
+
+
+@feeds_app.command("resend")
+def feeds_resend(
+    feed_id: Annotated[str, typer.Argument(help="Feed to send again (FD-000012).")],
+) -> None:
+    """Write a feed's records again into a new folder, for a hand-off that failed. What the
+    channels were told does not change, so the next feeds are the same as without it."""
+    from pipelines.lib.channel_feeds import resend
+
+    settings, connection, con = _writable_warehouse()
+    try:
+        feed = resend(
+            con,
+            feed_id.strip().upper(),
+            reference_dir=settings.reference_dir,
+            outbox=settings.outbox,
+            run_id=f"oms-feeds-resend-{uuid.uuid4().hex[:8]}",
+            now=datetime.now(UTC),
+        )
+    except LookupError as exc:
+        err.print(str(exc.args[0]), soft_wrap=True, highlight=False)
+        raise typer.Exit(2) from None
+    finally:
+        connection.__exit__(None, None, None)
+    _print_feed(feed, settings.outbox)
+
+
+@feeds_app.command("stock")
+def feeds_stock(
+    full: Annotated[
+        bool, typer.Option("--full/--changed", help="Every SKU, or only those that changed.")
+    ] = True,
+    channel: Annotated[
+        list[str] | None, typer.Option(help="Only this channel (repeat for more).")
+    ] = None,
+) -> None:
+    """Send available stock now: a full feed of every SKU (the default) or the changed ones."""
+    from pipelines.lib.channel_feeds import run_channel_feeds_stage
+
+    settings, connection, con = _writable_warehouse()
+    try:
+        result = run_channel_feeds_stage(
+            con,
+            reference_dir=settings.reference_dir,
+            outbox=settings.outbox,
+            run_id=f"oms-feeds-stock-{uuid.uuid4().hex[:8]}",
+            now=datetime.now(UTC),
+            full=full,
+            channels=tuple(channel) if channel else None,
+            confirmations=False,
+        )
+    except ValueError as exc:
+        err.print(str(exc), soft_wrap=True, highlight=False)
+        raise typer.Exit(2) from None
+    finally:
+        connection.__exit__(None, None, None)
+    if not result.feeds:
+        console.print("nothing to send: every channel already has these figures")
+    for feed in result.feeds:
+        _print_feed(feed, settings.outbox)
+
+
 @app.command("schema")
 def schema_doc() -> None:
     """Print the canonical tables and their columns (Markdown)."""

@@ -6,6 +6,7 @@ from dagster_dbt import DbtCliResource
 from pipelines.defs import (
     analytics,
     automation,
+    channels,
     communication,
     fulfilment,
     intake,
@@ -29,6 +30,7 @@ def build_definitions() -> dg.Definitions:
             inventory.allocation,
             fulfilment.fulfilment,
             shipping.shipping,
+            channels.channel_feeds,
             communication.notifications,
             analytics.dbt_models,
             analytics.reporting_snapshot,

@@ -52,10 +52,11 @@ JOB_GROUPS: dict[str, tuple[str, ...]] = {
         "allocation",
         "fulfilment",
         "shipping",
+        "channels",
         "communication",
         "analytics",
     ),
-    "carrier_cutoff": ("shipping", "communication", "analytics"),
+    "carrier_cutoff": ("shipping", "channels", "communication", "analytics"),
     "analytics_refresh": ("analytics",),
 }
 
@@ -65,13 +66,15 @@ order_batch = _writer_job(
     "The whole batch: inbox → canonical orders → return requests, inspections, refunds and "
     "exchange orders → validation (ready / on_hold) → stock ledger → allocation (commit / "
     "backorder) → waves, pick lists, cartons, packing slips → rating, labels, manifests at "
-    "the carrier cutoff, tracking events → customer messages → analytics → reporting snapshot.",
+    "the carrier cutoff, tracking events → shipment confirmations and stock feeds to the "
+    "channels → customer messages → analytics → reporting snapshot.",
 )
 carrier_cutoff = _writer_job(
     "carrier_cutoff",
     JOB_GROUPS["carrier_cutoff"],
     "At a warehouse's carrier cutoff: close the manifests of the labelled parcels (which ships "
-    "them and books the stock out), tell the customers, refresh analytics.",
+    "them and books the stock out), confirm the shipments and the stock left to the channels, "
+    "tell the customers, refresh analytics.",
 )
 analytics_refresh = _writer_job(
     "analytics_refresh",

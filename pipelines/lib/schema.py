@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 #: Bumped whenever a table or column is added; recorded in ``raw.schema_version``.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 MONEY = "DECIMAL(18,2)"
 
@@ -220,6 +220,13 @@ REFUND_METHODS = ("original", "store_credit")
 #: order and it may not split; split_limit: stock was left elsewhere but max_splits
 #: warehouses were already used.
 BACKORDER_REASONS = ("no_stock", "ship_complete", "split_limit")
+#: Channels the platform sends feeds back to, in their own import formats.
+FEED_CHANNELS = ("amazon", "shopify", "woocommerce")
+#: shipment_confirmation: what shipped, with tracking; stock: sellable quantity per SKU.
+FEED_KINDS = ("shipment_confirmation", "stock")
+#: incremental: what is new or changed since the last feed; full: every SKU (on demand);
+#: resend: the same records as an earlier feed, written again for a failed hand-off.
+FEED_MODES = ("incremental", "full", "resend")
 
 
 # --- tables ---------------------------------------------------------------------------------
@@ -955,6 +962,81 @@ RETURNS_QUARANTINE = Table(
     ),
 )
 
+CHANNEL_FEEDS = Table(
+    "oms",
+    "channel_feeds",
+    "Files sent back to the sales channels (docs/channel-feeds.md): one row per feed, a kind "
+    "of file for one channel, written under data/outbox/channels/<channel>/<timestamp>/.",
+    (
+        Column("feed_id", "VARCHAR", "FD-000001, ...; `oms feeds resend FD-...` names it.", False),
+        Column("seq", "BIGINT", "Order the feeds were made in (the id's number).", False),
+        Column("channel", "VARCHAR", ", ".join(FEED_CHANNELS) + ".", False),
+        Column("kind", "VARCHAR", ", ".join(FEED_KINDS) + ".", False),
+        Column("mode", "VARCHAR", ", ".join(FEED_MODES) + ".", False),
+        Column("resend_of", "VARCHAR", "The feed a resend repeats."),
+        Column("records", "BIGINT", "Rows (items confirmed, or SKUs) the feed covers.", False),
+        Column("orders", "BIGINT", "Orders confirmed (shipment confirmations)."),
+        Column("units", "BIGINT", "Units confirmed, or sellable units offered.", False),
+        Column(
+            "covers", "VARCHAR", "What it covers, in words (manifests, ship dates, SKUs).", False
+        ),
+        Column("folder", "VARCHAR", "Folder its files are written to.", False),
+        Column("files", "VARCHAR", "Its file names in that folder, comma-separated.", False),
+        Column("created_at", "TIMESTAMPTZ", "When it was made (batch clock).", False),
+        Column("written_at", "TIMESTAMPTZ", "When its files were written (null: not yet)."),
+        Column("run_id", "VARCHAR", "Batch run (or command) that made it.", False),
+    ),
+    primary_key=("feed_id",),
+)
+
+CHANNEL_CONFIRMATIONS = Table(
+    "oms",
+    "channel_confirmations",
+    "Shipped units confirmed to their channel: one row per order line and parcel, stored "
+    "once, so an item is never confirmed twice.",
+    (
+        Column("order_key", "VARCHAR", "Order.", False),
+        Column("line_no", "INTEGER", "Order line.", False),
+        Column("parcel_id", "VARCHAR", "Parcel the units left in.", False),
+        Column("feed_id", "VARCHAR", "Feed that confirmed them.", False),
+        Column("channel", "VARCHAR", "Channel.", False),
+        Column("external_order_id", "VARCHAR", "The order's id in its channel.", False),
+        Column("order_number", "VARCHAR", "Number the channel shows (#1050, 114-...)."),
+        Column("external_line_id", "VARCHAR", "The line's id in its channel (order-item-id)."),
+        Column("sku", "VARCHAR", "SKU.", False),
+        Column("quantity", "BIGINT", "Units of the line in the parcel.", False),
+        Column("carrier", "VARCHAR", "Carrier.", False),
+        Column("service", "VARCHAR", "Service (ship method).", False),
+        Column("tracking_number", "VARCHAR", "Tracking number.", False),
+        Column("shipped_at", "TIMESTAMPTZ", "Carrier cutoff the parcel left at.", False),
+        Column("manifest_id", "VARCHAR", "Carrier manifest that took it.", False),
+        Column(
+            "order_complete",
+            "BOOLEAN",
+            "True when, with this feed, every unit of the order we ship is confirmed.",
+            False,
+        ),
+    ),
+    primary_key=("order_key", "line_no", "parcel_id"),
+)
+
+CHANNEL_STOCK = Table(
+    "oms",
+    "channel_stock",
+    "Sellable quantities sent to the channels: one row per stock feed and SKU; the newest row "
+    "per (channel, sku) is what the channel was last told.",
+    (
+        Column("feed_id", "VARCHAR", "Stock feed.", False),
+        Column("channel", "VARCHAR", "Channel.", False),
+        Column("sku", "VARCHAR", "SKU.", False),
+        Column("product_name", "VARCHAR", "Product name (products.csv)."),
+        Column("atp", "BIGINT", "Sum of ATP over the warehouses serving the channel.", False),
+        Column("buffer", "BIGINT", "Units held back: safety margin + reserve.", False),
+        Column("quantity", "BIGINT", "Sellable: max(0, atp - buffer); 0 when not sold.", False),
+    ),
+    primary_key=("feed_id", "sku"),
+)
+
 TABLES: tuple[Table, ...] = (
     FILES,
     ORDERS,
@@ -981,6 +1063,9 @@ TABLES: tuple[Table, ...] = (
     RETURN_INSPECTIONS,
     REFUNDS,
     RETURNS_QUARANTINE,
+    CHANNEL_FEEDS,
+    CHANNEL_CONFIRMATIONS,
+    CHANNEL_STOCK,
 )
 SCHEMAS: tuple[str, ...] = ("raw", "oms", "quality", "analytics")
 

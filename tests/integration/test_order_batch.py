@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from pipelines.defs import (
     analytics,
+    channels,
     communication,
     fulfilment,
     intake,
@@ -26,6 +27,7 @@ from pipelines.defs import (
 )
 from pipelines.defs.resources import folders_resource, warehouse_resource
 from pipelines.lib.brokering import run_allocation_stage
+from pipelines.lib.channel_feeds import MANIFEST, run_channel_feeds_stage
 from pipelines.lib.generator import generate
 from pipelines.lib.generator.returns import write_demo_inspections, write_demo_returns
 from pipelines.lib.generator.tracking import write_demo_tracking
@@ -43,6 +45,7 @@ ASSETS = [
     inventory.allocation,
     fulfilment.fulfilment,
     shipping.shipping,
+    channels.channel_feeds,
     communication.notifications,
     analytics.dbt_models,
     analytics.reporting_snapshot,
@@ -116,10 +119,13 @@ def test_running_the_batch_again_with_no_new_input_changes_nothing(batch):
     with connect(settings.warehouse_path, read_only=True) as con:
         before = con.execute(query).fetchall()
         events_before = scalar(con, "SELECT count(*) FROM oms.order_events")
+        feeds_before = scalar(con, "SELECT count(*) FROM oms.channel_feeds")
     assert _materialize(settings).success
     with connect(settings.warehouse_path, read_only=True) as con:
         assert con.execute(query).fetchall() == before
         assert scalar(con, "SELECT count(*) FROM oms.order_events") == events_before
+        # The first batch told every channel its stock; with nothing new, nothing is sent.
+        assert scalar(con, "SELECT count(*) FROM oms.channel_feeds") == feeds_before > 0
 
 
 def test_overview_page_shows_the_batch(batch):
@@ -323,6 +329,17 @@ def _ship(settings, now):
     return _later(run_shipping_stage, settings, now)
 
 
+def _feeds(settings, now):
+    with connect(settings.warehouse_path) as con:
+        return run_channel_feeds_stage(
+            con,
+            reference_dir=settings.reference_dir,
+            outbox=settings.outbox,
+            run_id=f"feeds-{now:%Y%m%d%H%M}",
+            now=now,
+        )
+
+
 def _returns(settings, now):
     return _later(run_returns_stage, settings, now)
 
@@ -350,6 +367,29 @@ def test_at_the_cutoff_manifests_ship_and_carrier_events_deliver(batch):
             con, "SELECT sum(quantity) FROM oms.allocations WHERE status = 'shipped'"
         )
         assert ship_units == shipped_units > 0
+        channel_units = scalar(
+            con,
+            """
+            SELECT sum(a.quantity) FROM oms.allocations a JOIN oms.orders o USING (order_key)
+            WHERE a.status = 'shipped' AND o.channel IN ('amazon', 'shopify', 'woocommerce')
+            """,
+        )
+
+    # The channels hear of every unit that left for their orders, once.
+    feeds = _feeds(settings, last_cutoff + timedelta(minutes=2))
+    confirmations = [f for f in feeds.feeds if f["kind"] == "shipment_confirmation"]
+    assert {f["channel"] for f in confirmations} == {"amazon", "shopify", "woocommerce"}
+    assert feeds.units_confirmed == channel_units > 0 and feeds.items_waiting == 0
+    for feed in confirmations:
+        manifest = json.loads((settings.outbox / feed["folder"] / MANIFEST).read_text())
+        (listed,) = [f for f in manifest["feeds"] if f["feed_id"] == feed["feed_id"]]
+        assert listed["units"] == feed["units"] and set(listed["manifests"]) <= set(
+            manifests["manifest_id"]
+        )
+        assert all((settings.outbox / feed["folder"] / f["name"]).exists() for f in listed["files"])
+    with connect(settings.warehouse_path, read_only=True) as con:
+        assert scalar(con, channels.OVER_CONFIRMED_SQL) == 0
+    assert _feeds(settings, last_cutoff + timedelta(minutes=3)).feeds == []
 
     # Ten days on, the carriers have reported (late, failed, repeated, out of order, strangers).
     later = last_cutoff + timedelta(days=10)

@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 
 from pipelines.lib.brokering import AllocationStageResult, run_allocation_stage
+from pipelines.lib.channel_feeds import FeedsResult, run_channel_feeds_stage
 from pipelines.lib.fulfilment import FulfilmentResult, run_fulfilment_stage
 from pipelines.lib.inventory import InventoryResult, ingest_stock_files
 from pipelines.lib.returns import ReturnsResult, run_returns_stage
@@ -158,6 +159,18 @@ class StockPlatform(Platform):
 
     def returns(self, at: datetime | None = None) -> ReturnsResult:
         return self._inbox_stage(run_returns_stage, at)
+
+    def feeds(self, at: datetime | None = None, **options) -> FeedsResult:
+        """The channel feeds stage, as its next run (``full``, ``channels`` passed on)."""
+        self.runs += 1
+        return run_channel_feeds_stage(
+            self.con,
+            reference_dir=self.reference,
+            outbox=self.outbox,
+            run_id=f"run{self.runs}",
+            now=at or T0 + timedelta(minutes=self.runs),
+            **options,
+        )
 
     def ledger(self) -> pl.DataFrame:
         return frame(self.con, 'SELECT * FROM oms.inventory_movements ORDER BY "at", movement_id')
