@@ -413,7 +413,6 @@ def make_warehouse(path: Path, ref: Path, items: int, skus: int, seed: int, now)
         **setup,
     )
     manifests_df = parcels_df.group_by("manifest_id", "carrier").agg(
-        pl.col("shipment_id").first().alias("shipment_id"),
         pl.len().alias("parcels"),
         pl.col("weight_g").sum(),
         pl.col("weight_g").sum().alias("billable_weight_g"),
@@ -454,7 +453,7 @@ def make_warehouse(path: Path, ref: Path, items: int, skus: int, seed: int, now)
             "warehouse_id",
             "sku",
             (pl.col("left") + pl.col("shipped").fill_null(0)).alias("on_hand_delta"),
-            committed_delta=pl.lit(0),
+            committed_delta=pl.lit(0, pl.Int64),
             reason=pl.lit("snapshot"),
             at=pl.lit(snapshot_at),
             reference=pl.lit("bench-snapshot"),
@@ -490,20 +489,9 @@ def make_warehouse(path: Path, ref: Path, items: int, skus: int, seed: int, now)
         at=pl.lit(now - timedelta(hours=6)),
         reference=pl.lit("bench-open"),
     )
-    movements = pl.concat(
-        [
-            snapshots.with_columns(pl.col(c).cast(pl.Int64) for c in ("committed_delta",)),
-            commits,
-            ships,
-            open_commits,
-        ],
-        how="vertical_relaxed",
-    )
+    movements = pl.concat([snapshots, commits, ships, open_commits], how="vertical_relaxed")
     movements = movements.with_columns(
-        movement_id=pl.lit("MV-")
-        + pl.col("reason")
-        + "-"
-        + pl.int_range(pl.len()).cast(pl.String),
+        movement_id=pl.lit("MV-") + pl.col("reason") + "-" + pl.int_range(pl.len()).cast(pl.String),
         recorded_at=pl.col("at"),
         **setup,
     )
@@ -598,7 +586,11 @@ def expected_levels(movements, ref: Path):
     out = {}
     for channel, s in settings.items():
         houses = s.get("warehouses") or list(WAREHOUSES)
-        total = atp.filter(pl.col("warehouse_id").is_in(houses)).group_by("sku").agg(pl.col("atp").sum())
+        total = (
+            atp.filter(pl.col("warehouse_id").is_in(houses))
+            .group_by("sku")
+            .agg(pl.col("atp").sum())
+        )
         margin, percent = s.get("safety_margin", 0), s.get("reserve_percent", 0)
         out[channel] = (
             products.join(total, on="sku", how="left")
@@ -607,9 +599,9 @@ def expected_levels(movements, ref: Path):
                 "sku",
                 pl.when(pl.col("active"))
                 .then(
-                    (
-                        pl.col("atp") - margin - (pl.col("atp") * percent + 99) // 100
-                    ).clip(lower_bound=0)
+                    (pl.col("atp") - margin - (pl.col("atp") * percent + 99) // 100).clip(
+                        lower_bound=0
+                    )
                 )
                 .otherwise(0)
                 .cast(pl.Int64)
@@ -740,13 +732,14 @@ def child_feeds(changed: str, seed: str, out: str, profile: str = "") -> dict:
         again, again_s = stage("bench-2", now)
         again_steps = {k: v - first_steps[k] for k, v in totals.items()}
         after_again = dict(totals)
+        folders_after_again = len(_manifests(outbox))
 
         # The change: a receipt for --changed SKUs, each in one warehouse (untimed).
         rng = random.Random(int(seed) + 1)
         picked = rng.sample(range(1, built["skus"] + 1), int(changed))
         receipts = pl.DataFrame(
             {
-                "movement_id": [f"MV-receipt-{k}" for k in picked],
+                "movement_id": [f"MV-bench-receipt-{k}" for k in picked],
                 "warehouse_id": [rng.choice(WAREHOUSES) for _ in picked],
                 "sku": [f"SKU-{k:05d}" for k in picked],
                 "on_hand_delta": [rng.randint(1, 60) for _ in picked],
@@ -771,7 +764,7 @@ def child_feeds(changed: str, seed: str, out: str, profile: str = "") -> dict:
         confirmed = con.execute(
             "SELECT count(*), coalesce(sum(quantity), 0), count(DISTINCT order_key) "
             "FROM oms.channel_confirmations"
-        ).fetchone()
+        ).fetchall()[0]
         sent = frame(
             con,
             "SELECT f.seq, s.channel, s.sku, s.quantity FROM oms.channel_stock s "
@@ -783,7 +776,6 @@ def child_feeds(changed: str, seed: str, out: str, profile: str = "") -> dict:
             "FROM oms.inventory_movements",
         )
         feeds_recorded = scalar(con, "SELECT count(*) FROM oms.channel_feeds")
-    first_seqs = {f["feed_id"] for f in first.feeds}
     assert len(first.feeds) == 2 * len(FEED_CHANNELS), first.feeds
     assert first.items_confirmed == built["items"] == confirmed[0], (
         first.items_confirmed,
@@ -808,7 +800,7 @@ def child_feeds(changed: str, seed: str, out: str, profile: str = "") -> dict:
         assert stock_file["records"] == built["skus"], (channel, stock_file)
     assert not again.feeds and again.folders_written == 0, again.feeds
     assert again.items_confirmed == 0 and again.skus_sent == 0
-    assert len(_manifests(outbox)) == len(first_folders)
+    assert folders_after_again == len(first_folders)
 
     was = expected_levels(movements.filter(pl.col("reference") != RECEIPT_REFERENCE), ref)
     now_ = expected_levels(movements, ref)
@@ -835,7 +827,10 @@ def child_feeds(changed: str, seed: str, out: str, profile: str = "") -> dict:
     assert third.skus_sent == sum(changed_by_channel.values())
     assert not third.items_confirmed
     assert feeds_recorded == len(first.feeds) + len(third.feeds)
-    del first_seqs
+    assert all(f["kind"] == "stock" for f in third.feeds), third.feeds
+    assert len(_manifests(outbox)) == len(first_folders) + sum(
+        1 for n in changed_by_channel.values() if n
+    )
 
     files = [p for p in outbox.rglob("*") if p.is_file()]
     return {

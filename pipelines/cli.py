@@ -283,6 +283,16 @@ def run(
             soft_wrap=True,
             highlight=False,
         )
+    feeds = materialized.get("channel_feeds", {})
+    if feeds.get("feeds"):
+        console.print(
+            f"channel feeds: {feeds['feeds']:,} ({feeds.get('units_confirmed', 0):,} units of "
+            f"{feeds.get('orders_confirmed', 0):,} orders confirmed, "
+            f"{feeds.get('skus_sent', 0):,} stock levels sent) under "
+            f"{settings.outbox / 'channels'}; list them with `oms feeds list`",
+            soft_wrap=True,
+            highlight=False,
+        )
     messages = materialized.get("notifications", {})
     if messages.get("queued_now") or messages.get("sent") or messages.get("failed"):
         console.print(
@@ -437,6 +447,17 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
             f"{back['units_missing']:,} units missing; refunds issued: {back['refunds']:,}; "
             f"exchange orders: {back['exchange_orders']:,}; records quarantined: "
             f"{back['records_quarantined']:,}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    feeds = counts["feeds"]
+    if feeds and feeds["feeds"]:
+        console.print(
+            f"channel feeds: {feeds['feeds']:,} sent (last "
+            f"{feeds['last_feed_at']:%Y-%m-%d %H:%M} UTC), {feeds['feeds_unwritten']:,} not "
+            "written yet; "
+            f"{feeds['units_confirmed']:,} units confirmed; shipped units not confirmed yet: "
+            f"{feeds['units_unconfirmed']:,}",
             soft_wrap=True,
             highlight=False,
         )

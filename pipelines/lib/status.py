@@ -62,6 +62,21 @@ RETURNS_SQL = """
         (SELECT count(*) FROM quality.returns_quarantine) AS records_quarantined
 """
 
+#: Channel feeds ``oms status`` shows; unconfirmed: units shipped for a feed channel's
+#: orders that no confirmation covers yet (Amazon orders without item ids wait for the rest).
+FEEDS_SQL = """
+    SELECT
+        (SELECT count(*) FROM oms.channel_feeds) AS feeds,
+        (SELECT max(created_at) FROM oms.channel_feeds) AS last_feed_at,
+        (SELECT count(*) FROM oms.channel_feeds WHERE written_at IS NULL) AS feeds_unwritten,
+        (SELECT coalesce(sum(quantity), 0) FROM oms.channel_confirmations) AS units_confirmed,
+        (SELECT coalesce(sum(a.quantity), 0) FROM oms.allocations a
+            JOIN oms.orders o USING (order_key)
+            WHERE a.status = 'shipped' AND o.channel IN ('amazon', 'shopify', 'woocommerce'))
+        - (SELECT coalesce(sum(quantity), 0) FROM oms.channel_confirmations)
+            AS units_unconfirmed
+"""
+
 #: The customer message outbox ``oms status`` shows.
 OUTBOX_SQL = """
     SELECT
@@ -89,6 +104,7 @@ def _counts(
     shipping: dict[str, object] | None = None,
     outbox: dict[str, object] | None = None,
     returns: dict[str, object] | None = None,
+    feeds: dict[str, object] | None = None,
 ) -> dict[str, object]:
     return {
         "source": source,
@@ -100,6 +116,7 @@ def _counts(
         "shipping": shipping or {},
         "outbox": outbox or {},
         "returns": returns or {},
+        "feeds": feeds or {},
     }
 
 
@@ -136,6 +153,7 @@ def _read(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, object]:
         _figures(con, SHIPPING_SQL),
         _outbox(con),
         _figures(con, RETURNS_SQL),
+        _figures(con, FEEDS_SQL),
     )
 
 

@@ -77,6 +77,7 @@ def test_readme_documents_every_column_of_every_file():
         "returns.toml": ["policy", "amazon", "woocommerce", "rma", "labels"],
         "schedules.toml": ["order_batch", "carrier_cutoff", "analytics_refresh"],
         "ops.toml": ["upload"],
+        "channels.toml": ["amazon", "shopify", "woocommerce"],
     }
     assert set(documented) == {*FILES, *settings_files}
     for name in FILES:
