@@ -65,6 +65,7 @@ bench: sync
 	$(UV) run python benchmarks/bench_shipping.py
 	$(UV) run python benchmarks/bench_notifications.py
 	$(UV) run python benchmarks/bench_returns.py
+	$(UV) run python benchmarks/bench_feeds.py
 	$(UV) run python benchmarks/bench_analytics.py
 
 ## Forget all runtime data (warehouse, inbox, archive, outbox, Dagster runs).

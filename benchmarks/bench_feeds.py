@@ -1004,8 +1004,9 @@ def main() -> None:
             f" took {noop:.2f} s (median; {steps('noop_steps')}) and made no feed; after a"
             f" receipt for {last['changed_skus']:,} SKUs (one warehouse each), the next call"
             f" took {change:.2f} s (median) and sent {sent} SKUs — exactly those whose"
-            " sellable figure changed (a receipt in WH-CA does not change the web shop's"
-            " figure; neither does one on a discontinued SKU).",
+            " sellable figure changed (the rest did not move it: a receipt in WH-CA, which the"
+            " web shop does not sell from, a discontinued SKU, or a position still at or under"
+            " its safety stock or the channel's buffer).",
             "- Checked in every run: items, units and orders confirmed equal those built;"
             " the `never_confirmed_beyond_shipped` check's query finds no line confirmed"
             " beyond its shipped allocations; each channel's folder has its manifest.json"
