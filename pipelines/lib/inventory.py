@@ -455,29 +455,31 @@ def derive_positions(
 ) -> pl.DataFrame:
     """Positions of every pair with a movement or a stock policy, from the ledger."""
     con.register("policy", policy)
-    return frame(
-        con,
-        f"""
-        WITH ledger AS (
-            SELECT warehouse_id, sku, sum(on_hand_delta) AS on_hand,
-                   sum(committed_delta) AS "committed", max("at") AS last_movement_at,
-                   max("at") FILTER (reason IN ('snapshot', 'count')) AS last_counted_at
-            FROM {INVENTORY_MOVEMENTS.qualified} GROUP BY ALL
+    try:
+        return frame(
+            con,
+            f"""
+            WITH ledger AS (
+                SELECT warehouse_id, sku, sum(on_hand_delta) AS on_hand,
+                       sum(committed_delta) AS "committed", max("at") AS last_movement_at,
+                       max("at") FILTER (reason IN ('snapshot', 'count')) AS last_counted_at
+                FROM {INVENTORY_MOVEMENTS.qualified} GROUP BY ALL
+            )
+            SELECT warehouse_id, sku,
+                   coalesce(l.on_hand, 0)::BIGINT AS on_hand,
+                   coalesce(l."committed", 0)::BIGINT AS "committed",
+                   coalesce(p.safety_stock, 0)::BIGINT AS safety_stock,
+                   greatest(0, coalesce(l.on_hand, 0) - coalesce(l."committed", 0)
+                               - coalesce(p.safety_stock, 0))::BIGINT AS atp,
+                   p.reorder_point, p.max_level, l.last_movement_at, l.last_counted_at,
+                   $now AS as_of
+            FROM ledger l FULL JOIN policy p USING (warehouse_id, sku)
+            ORDER BY warehouse_id, sku
+            """,
+            {"now": now},
         )
-        SELECT warehouse_id, sku,
-               coalesce(l.on_hand, 0)::BIGINT AS on_hand,
-               coalesce(l."committed", 0)::BIGINT AS "committed",
-               coalesce(p.safety_stock, 0)::BIGINT AS safety_stock,
-               greatest(0, coalesce(l.on_hand, 0) - coalesce(l."committed", 0)
-                           - coalesce(p.safety_stock, 0))::BIGINT AS atp,
-               p.reorder_point, p.max_level, l.last_movement_at, l.last_counted_at,
-               $now AS as_of
-        FROM ledger l FULL JOIN policy p USING (warehouse_id, sku)
-        ORDER BY warehouse_id, sku
-        """,
-        {"now": now},
-    )
-    con.unregister("policy")
+    finally:
+        con.unregister("policy")
 
 
 def write_positions(con: duckdb.DuckDBPyConnection, positions: pl.DataFrame) -> None:

@@ -418,6 +418,25 @@ def test_an_incremental_stock_feed_after_a_receipt_holds_only_the_changed_skus(s
     assert _levels(stock, full)["shopify"]["SKU-00001"] == 15
 
 
+def test_a_sku_taken_out_of_the_catalogue_is_told_zero_once(stock):
+    _stock_setup(stock)
+    stock.feeds(T0)
+    products = pl.read_csv(stock.reference / "products.csv", infer_schema=False)
+    products.filter(pl.col("sku") != "SKU-00003").with_columns(
+        requires_shipping=pl.when(pl.col("sku") == "SKU-00001")
+        .then(pl.lit("false"))
+        .otherwise("requires_shipping")
+    ).write_csv(stock.reference / "products.csv")
+    result = stock.feeds(T0 + timedelta(hours=1))
+    # Both were on sale everywhere; no channel may go on selling them at the old figure.
+    assert {f["channel"]: _stored(stock, f) for f in result.feeds} == {
+        channel: {"SKU-00001": 0, "SKU-00003": 0}
+        for channel in ("amazon", "shopify", "woocommerce")
+    }
+    assert _levels(stock, result)["shopify"] == {"SKU-00001": 0, "SKU-00003": 0}
+    assert stock.feeds(T0 + timedelta(hours=2)).feeds == []
+
+
 def _catalogue(stock) -> set[str]:
     products = pl.read_csv(stock.reference / "products.csv", infer_schema=False)
     return set(products.filter(pl.col("requires_shipping") == "true")["sku"])
