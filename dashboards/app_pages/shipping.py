@@ -409,6 +409,84 @@ else:
         },
     )
 
+st.subheader("Channel feeds")
+st.caption(
+    "What the marketplaces and shops were told (docs/channel-feeds.md): shipment "
+    "confirmations of the units shipped in the period (ship date, UTC) and, now, the shipped "
+    "units no confirmation covers yet (an Amazon order without item ids waits until it has "
+    "shipped whole); the newest stock feed and what the channel may sell by it. With "
+    "channels picked, only those; warehouses do not apply (a stock feed sums the channel's "
+    "warehouses)."
+)
+feed_channels, feed_params = span.where(channel_column="f.channel")
+feeds = data.query(
+    f"""
+    WITH shipped AS (
+        SELECT o.channel, sum(a.quantity) AS units
+        FROM oms.allocations a JOIN oms.orders o USING (order_key)
+        WHERE a.status = 'shipped' GROUP BY ALL
+    ),
+    confirmed AS (
+        SELECT channel, sum(quantity) AS units,
+               coalesce(sum(quantity) FILTER (CAST(shipped_at AS DATE) BETWEEN ? AND ?), 0)
+                   AS in_period
+        FROM oms.channel_confirmations GROUP BY ALL
+    ),
+    sent AS (
+        SELECT channel, count(*) AS feeds,
+               max(created_at) FILTER (kind = 'shipment_confirmation') AS last_confirmation,
+               max(created_at) FILTER (kind = 'stock') AS last_stock_feed,
+               count(*) FILTER (written_at IS NULL) AS unwritten
+        FROM oms.channel_feeds GROUP BY ALL
+    ),
+    offered AS (
+        SELECT channel, count(*) FILTER (quantity > 0) AS skus_offered,
+               sum(quantity) AS units_offered
+        FROM (
+            SELECT s.channel, s.sku, arg_max(s.quantity, f.seq) AS quantity
+            FROM oms.channel_stock s JOIN oms.channel_feeds f USING (feed_id) GROUP BY ALL
+        ) GROUP BY ALL
+    )
+    SELECT f.channel, f.feeds, f.last_confirmation,
+           coalesce(c.in_period, 0)::BIGINT AS units_confirmed,
+           (coalesce(sh.units, 0) - coalesce(c.units, 0))::BIGINT AS units_awaiting,
+           f.last_stock_feed, coalesce(o.skus_offered, 0) AS skus_offered,
+           coalesce(o.units_offered, 0)::BIGINT AS units_offered, f.unwritten
+    FROM sent f
+    LEFT JOIN confirmed c USING (channel)
+    LEFT JOIN shipped sh USING (channel)
+    LEFT JOIN offered o USING (channel)
+    WHERE {feed_channels}
+    ORDER BY f.channel
+    """,
+    (span.start, span.end, *feed_params),
+)
+if feeds is None or feeds.is_empty():
+    st.info(
+        "No feed sent to a channel yet — the batch sends shipment confirmations and stock "
+        "levels to Amazon, Shopify and WooCommerce after each manifest close."
+    )
+else:
+    if feeds["unwritten"].sum():
+        st.warning(
+            f"{feeds['unwritten'].sum():,} feed(s) recorded but not written yet: the next "
+            "batch writes them (`oms feeds list`)."
+        )
+    st.dataframe(
+        feeds.drop("unwritten"),
+        hide_index=True,
+        column_config={
+            "channel": "Channel",
+            "feeds": "Feeds sent",
+            "last_confirmation": "Last confirmation",
+            "units_confirmed": "Units confirmed (period)",
+            "units_awaiting": "Shipped, not confirmed yet",
+            "last_stock_feed": "Last stock feed",
+            "skus_offered": "SKUs on sale",
+            "units_offered": "Units on sale",
+        },
+    )
+
 st.subheader("Why this service?")
 first = data.query(
     "SELECT min(parcel_id) AS parcel_id FROM analytics.stg_oms__rate_quotes",

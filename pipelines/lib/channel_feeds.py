@@ -231,9 +231,10 @@ def _new_confirmations(
         ORDER BY o.channel, t.order_key, t.line_no, p.parcel_id
         """,
     )
+    # The whole order waits, so a parcel's rows are always confirmed together.
     waiting = (
         (pl.col("channel") == "amazon")
-        & pl.col("external_line_id").is_null()
+        & pl.col("external_line_id").is_null().any().over("order_key")
         & ~pl.col("order_complete")
     )
     return rows.filter(~waiting), rows.filter(waiting).height
@@ -502,6 +503,12 @@ def _json(items: list, records: int | None = None) -> Rendered:
     return body.encode("utf-8"), len(items) if records is None else records
 
 
+def _api_id(value: str | None) -> int | str | None:
+    """A channel id as its API gives it: a number when it is one (Shopify and WooCommerce ids
+    are integers), else the text."""
+    return int(value) if value is not None and value.isdigit() else value
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
@@ -587,7 +594,7 @@ def _shopify_confirmations(
     for g in grouped.iter_rows(named=True):
         fulfilments.append(
             {
-                "order_id": g["external_order_id"],
+                "order_id": _api_id(g["external_order_id"]),
                 "order_name": g["order_number"],
                 "fulfillment": {
                     "notify_customer": settings.notify_customer,
@@ -622,7 +629,7 @@ def _woocommerce_confirmations(rows: pl.DataFrame, so_far: pl.DataFrame) -> Rend
         parcels: dict[str, dict] = {}  # each tracking number once, in shipping order
         for h in shipped:
             parcels.setdefault(h["tracking_number"], h)
-        body: dict[str, object] = {"id": order_id}
+        body: dict[str, object] = {"id": _api_id(order_id)}
         if complete[order_id]:
             body["status"] = "completed"
         body["meta_data"] = [
@@ -649,7 +656,7 @@ def _woocommerce_confirmations(rows: pl.DataFrame, so_far: pl.DataFrame) -> Rend
                 "key": "_oms_shipped_items",
                 "value": [
                     {
-                        "line_item_id": h["external_line_id"],
+                        "line_item_id": _api_id(h["external_line_id"]),
                         "sku": h["sku"],
                         "quantity": h["quantity"],
                         "tracking_number": h["tracking_number"],

@@ -134,3 +134,37 @@ def test_the_page_shows_its_empty_state_on_an_empty_platform(oms_env):
     assert app.title[0].value == "Fulfilment & shipping"
     assert "No shipping data yet" in app.info[0].value
     assert not app.metric and not app.dataframe
+
+
+def test_channel_feeds_table_says_what_each_channel_was_told(demo_platform):
+    with snapshot(demo_platform) as con:
+        expected = con.execute(
+            """
+            WITH latest AS (
+                SELECT s.channel, s.sku, arg_max(s.quantity, f.seq) AS quantity
+                FROM oms.channel_stock s JOIN oms.channel_feeds f USING (feed_id) GROUP BY ALL
+            )
+            SELECT f.channel, count(*),
+                   (SELECT sum(quantity) FROM oms.channel_confirmations c
+                    WHERE c.channel = f.channel),
+                   (SELECT sum(a.quantity) FROM oms.allocations a
+                    JOIN oms.orders o USING (order_key)
+                    WHERE a.status = 'shipped' AND o.channel = f.channel)
+                   - (SELECT sum(quantity) FROM oms.channel_confirmations c
+                      WHERE c.channel = f.channel),
+                   (SELECT count(*) FROM latest l WHERE l.channel = f.channel AND quantity > 0)
+            FROM oms.channel_feeds f GROUP BY ALL ORDER BY 1
+            """
+        ).fetchall()
+    # Every carrier cutoff of the demo confirmed what left, to each of the three channels.
+    assert [row[0] for row in expected] == ["amazon", "shopify", "woocommerce"]
+    assert all(row[2] > 0 and row[4] > 0 for row in expected)
+    app = open_page(PAGE, period="All dates")
+    feeds = table(app, "units_awaiting")
+    assert [
+        (r.channel, r.feeds, r.units_confirmed, r.units_awaiting, r.skus_offered)
+        for r in feeds.itertuples()
+    ] == expected
+    # A channel picked in the sidebar leaves only its row.
+    shopify = table(pick(app, channel="shopify"), "units_awaiting")
+    assert list(shopify["channel"]) == ["shopify"]

@@ -169,7 +169,7 @@ def test_each_channel_gets_its_confirmation_layout_with_what_shipped(stock):
         }
     ]
     (api,) = json.loads(_read(stock, shopify, "fulfillments.json"))
-    assert api["order_id"] == "5501" and api["order_name"] == "#1050"
+    assert api["order_id"] == 5501 and api["order_name"] == "#1050"  # ids are numbers
     assert api["fulfillment"]["tracking_info"]["number"] == parcel["tracking_number"]
     assert parcel["tracking_number"] in api["fulfillment"]["tracking_info"]["url"]
     assert api["fulfillment"]["line_items"] == [{"sku": "SKU-00003", "quantity": 3, "line_no": 1}]
@@ -178,7 +178,7 @@ def test_each_channel_gets_its_confirmation_layout_with_what_shipped(stock):
     (parcel,) = _parcels(stock, "woocommerce:727")
     woo = _feed(result, "woocommerce", "shipment_confirmation")
     (body,) = json.loads(_read(stock, woo, "orders.json"))
-    assert body["id"] == "727" and body["status"] == "completed"
+    assert body["id"] == 727 and body["status"] == "completed"
     meta = {m["key"]: m["value"] for m in body["meta_data"]}
     (tracking,) = meta["_wc_shipment_tracking_items"]
     assert tracking["tracking_number"] == parcel["tracking_number"]
