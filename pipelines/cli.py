@@ -715,7 +715,11 @@ def _writable_warehouse():
             highlight=False,
         )
         raise typer.Exit(3) from None
-    migrate(con)
+    try:
+        migrate(con)
+    except BaseException:
+        connection.__exit__(None, None, None)
+        raise
     return settings, connection, con
 
 
@@ -825,6 +829,16 @@ def feeds_stock(
         raise typer.Exit(2) from None
     finally:
         connection.__exit__(None, None, None)
+    from pipelines.lib.channel_feeds import load_settings
+
+    off = [c for c, s in load_settings(settings.reference_dir).items() if not s.stock]
+    off = [c for c in off if not channel or c in channel]
+    if off:
+        console.print(
+            f"stock feeds are switched off for {', '.join(off)} (data/reference/channels.toml)",
+            soft_wrap=True,
+            highlight=False,
+        )
     if not result.feeds:
         console.print("nothing to send: every channel already has these figures")
     for feed in result.feeds:

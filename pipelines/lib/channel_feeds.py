@@ -28,7 +28,7 @@ import io
 import json
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -160,6 +160,10 @@ class FeedsResult:
     orders_confirmed: int = 0
     #: Amazon order lines without an order-item-id whose order has not shipped whole yet.
     items_waiting: int = 0
+    #: Items of a line the channel changed after it was picked, with no line of the order
+    #: left to confirm them by (the SKU is gone, or its Amazon item id): never sent, left
+    #: for review; they count as shipped and not confirmed.
+    items_unmatched: int = 0
     skus_sent: int = 0
     folders_written: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
@@ -169,12 +173,15 @@ class FeedsResult:
 
 
 def _new_confirmations(
-    con: duckdb.DuckDBPyConnection, channels: list[str]
-) -> tuple[pl.DataFrame, int]:
-    """(order line, parcel) rows shipped and not confirmed yet, for ``channels``; and how many
-    Amazon rows wait for their order to ship whole (no order-item-id to confirm them by)."""
+    con: duckdb.DuckDBPyConnection, channels: list[str], *, everything: bool = False
+) -> tuple[pl.DataFrame, int, int]:
+    """(order line, parcel) rows shipped and not confirmed yet, for ``channels``; how many
+    Amazon rows wait for their order to ship whole (read without order-item-ids, so it can
+    only be confirmed whole); and how many rows are of a line the channel changed after it
+    was picked so that no line of the order is left to confirm them by (never sent, left
+    for review). ``everything``: every row, nothing held back."""
     if not channels:
-        return CHANNEL_CONFIRMATIONS.empty(), 0
+        return CHANNEL_CONFIRMATIONS.empty(), 0, 0
     listed = ", ".join(f"'{c}'" for c in channels)
     fully = ", ".join(f"'{s}'" for s in FULLY_SHIPPED)
     rows = frame(
@@ -182,7 +189,7 @@ def _new_confirmations(
         f"""
         WITH open_parcels AS (
             SELECT p.parcel_id, p.shipment_id, p.parcel_no, p.contents, p.carrier, p.service,
-                   p.tracking_number, p.shipped_at, p.manifest_id
+                   p.tracking_number, p.shipped_at, p.ship_date, p.manifest_id
             FROM {PARCELS.qualified} p
             JOIN {SHIPMENTS.qualified} s USING (shipment_id)
             JOIN {ORDERS.qualified} o ON o.order_key = s.order_key
@@ -192,7 +199,7 @@ def _new_confirmations(
         ),
         items AS (
             SELECT parcel_id, shipment_id, parcel_no, carrier, service, tracking_number,
-                   shipped_at, manifest_id, pos,
+                   shipped_at, ship_date, manifest_id, pos,
                    regexp_extract(item, '^(.*) x([0-9]+)$', 1) AS sku,
                    CAST(regexp_extract(item, '^(.*) x([0-9]+)$', 2) AS BIGINT) AS qty
             FROM (
@@ -215,29 +222,61 @@ def _new_confirmations(
               AND t.shipment_id IN (SELECT DISTINCT shipment_id FROM open_parcels)
             WINDOW w AS (PARTITION BY t.shipment_id, t.sku ORDER BY t.line_no, t.task_id
                          ROWS UNBOUNDED PRECEDING)
+        ),
+        current_lines AS (
+            SELECT * FROM {ORDER_LINES.qualified}
+            WHERE order_key IN (SELECT DISTINCT order_key FROM task_ranges)
+        ),
+        item_ids AS (
+            SELECT order_key, bool_or(external_line_id IS NOT NULL) AS has_item_ids
+            FROM current_lines GROUP BY ALL
+        ),
+        by_sku AS (
+            SELECT order_key, sku, count(*) AS lines, any_value(external_line_id) AS line_id
+            FROM current_lines GROUP BY ALL
         )
         SELECT t.order_key, t.line_no, p.parcel_id, o.channel, o.external_order_id,
-               o.order_number, l.external_line_id, p.sku,
+               o.order_number,
+               CASE WHEN l.line_no IS NOT NULL THEN l.external_line_id
+                    WHEN b.lines = 1 THEN b.line_id END AS external_line_id,
+               l.line_no IS NOT NULL OR coalesce(b.lines = 1, false) AS line_found, p.sku,
                sum(least(t.t1, p.p1) - greatest(t.t0, p.p0))::BIGINT AS quantity,
-               p.carrier, p.service, p.tracking_number, p.shipped_at, p.manifest_id,
-               o.status IN ({fully}) AS order_complete
+               p.carrier, p.service, p.tracking_number, p.shipped_at, p.ship_date,
+               p.manifest_id, o.status IN ({fully}) AS order_complete,
+               o.status IN ({fully}, 'cancelled') AS order_settled,
+               coalesce(i.has_item_ids, false) AS has_item_ids
         FROM parcel_ranges p
         JOIN task_ranges t
           ON t.shipment_id = p.shipment_id AND t.sku = p.sku AND t.t0 < p.p1 AND p.p0 < t.t1
         JOIN {ORDERS.qualified} o ON o.order_key = t.order_key
-        LEFT JOIN {ORDER_LINES.qualified} l
-          ON l.order_key = t.order_key AND l.line_no = t.line_no
+        -- The line as it is now: the channel may have changed the order after the units were
+        -- picked (intake renumbers lines by position), so the SKU must match too; failing
+        -- that, the one line left with the SKU. A SKU gone from the order (or on several
+        -- other lines) has no line to confirm.
+        LEFT JOIN current_lines l
+          ON l.order_key = t.order_key AND l.line_no = t.line_no AND l.sku = t.sku
+        LEFT JOIN by_sku b ON b.order_key = t.order_key AND b.sku = t.sku
+        LEFT JOIN item_ids i ON i.order_key = t.order_key
         GROUP BY ALL
         ORDER BY o.channel, t.order_key, t.line_no, p.parcel_id
         """,
     )
-    # The whole order waits, so a parcel's rows are always confirmed together.
-    waiting = (
-        (pl.col("channel") == "amazon")
-        & pl.col("external_line_id").is_null().any().over("order_key")
-        & ~pl.col("order_complete")
+    return (rows, 0, 0) if everything else _hold_back(rows)
+
+
+def _hold_back(rows: pl.DataFrame) -> tuple[pl.DataFrame, int, int]:
+    amazon = pl.col("channel") == "amazon"
+    unmatched = ~pl.col("line_found") | (
+        amazon & pl.col("has_item_ids") & pl.col("external_line_id").is_null()
     )
-    return rows.filter(~waiting), rows.filter(waiting).height
+    # Read without item ids: the whole order waits until it has shipped (or was cancelled
+    # after a part shipped), so a parcel's rows always go out together.
+    waiting = amazon & ~pl.col("has_item_ids") & ~pl.col("order_settled")
+    return (
+        rows.filter(~unmatched & ~waiting),
+        rows.filter(waiting).height,
+        rows.filter(unmatched).height,
+    )
 
 
 def _confirmation_covers(rows: pl.DataFrame) -> str:
@@ -302,6 +341,20 @@ def _last_sent(con: duckdb.DuckDBPyConnection, channel: str) -> pl.DataFrame:
 # --- recording --------------------------------------------------------------------------------
 
 
+def _settings_json(settings: ChannelSettings) -> str:
+    return json.dumps(asdict(settings), sort_keys=True)
+
+
+def _stored_settings(feed: dict, current: dict[str, ChannelSettings]) -> ChannelSettings:
+    """The settings a feed was made with (so a resend writes the same bytes); the current
+    ones for a feed recorded before they were stored."""
+    if not feed.get("settings"):
+        return current[feed["channel"]]
+    values = json.loads(feed["settings"])
+    values["warehouses"] = tuple(values["warehouses"])
+    return ChannelSettings(**values)
+
+
 def _stamp(now: datetime) -> str:
     return now.strftime("%Y%m%dT%H%M%SZ")
 
@@ -353,6 +406,7 @@ def _record_feed(
     units: int,
     covers: str,
     run_id: str,
+    settings: str | None,
     resend_of: str | None = None,
 ) -> dict:
     feed_id, seq = ids.next()
@@ -369,6 +423,7 @@ def _record_feed(
         "covers": covers,
         "folder": ids.folder(channel),
         "files": ",".join(FILES[(channel, kind)]),
+        "settings": settings,
         "created_at": ids.now,
         "run_id": run_id,
     }
@@ -384,7 +439,7 @@ def _record_confirmations(
     result: FeedsResult,
 ) -> None:
     channels = [c for c, s in settings.items() if s.confirmations]
-    rows, result.items_waiting = _new_confirmations(con, channels)
+    rows, result.items_waiting, result.items_unmatched = _new_confirmations(con, channels)
     for (channel,), group in rows.group_by("channel", maintain_order=True):
         feed = _record_feed(
             con,
@@ -397,6 +452,7 @@ def _record_confirmations(
             units=int(group["quantity"].sum()),
             covers=_confirmation_covers(group),
             run_id=run_id,
+            settings=_settings_json(settings[channel]),
         )
         _insert(con, CHANNEL_CONFIRMATIONS, group.with_columns(feed_id=pl.lit(feed["feed_id"])))
         result.feeds.append(feed)
@@ -460,6 +516,7 @@ def _record_stock(
             units=int(levels["quantity"].sum()),
             covers=f"{levels.height} SKU(s), {what}; stock of {houses}",
             run_id=run_id,
+            settings=_settings_json(channel_settings),
         )
         _insert(
             con,
@@ -522,8 +579,9 @@ def shopify_handle(name: str) -> str:
 
 def _amazon_confirmations(rows: pl.DataFrame) -> Rendered:
     """Amazon shipping-confirmation flat file: one row per order item and parcel; an order
-    read without order-item-ids is confirmed whole (item id and quantity blank), one row per
-    tracking number."""
+    read without order-item-ids is confirmed whole: one row, item id and quantity blank,
+    with its first parcel's tracking number (Amazon takes a blank item id as the whole order,
+    so a second row would confirm it again)."""
     header = [
         "order-id",
         "order-item-id",
@@ -535,24 +593,24 @@ def _amazon_confirmations(rows: pl.DataFrame) -> Rendered:
         "ship-method",
     ]
     out: list[list[object]] = []
-    whole_seen: set[tuple[str, str]] = set()
-    for r in rows.iter_rows(named=True):
+    whole_done: set[str] = set()
+    for r in rows.sort("shipped_at", "parcel_id", maintain_order=True).iter_rows(named=True):
         code = AMAZON_CARRIER_CODES.get(r["carrier"], "Other")
         name = r["carrier"] if code == "Other" else ""
         if r["external_line_id"] is None:
-            key = (r["external_order_id"], r["tracking_number"])
-            if key in whole_seen:
+            if r["external_order_id"] in whole_done:
                 continue
-            whole_seen.add(key)
+            whole_done.add(r["external_order_id"])
             item, quantity = "", ""
         else:
             item, quantity = r["external_line_id"], r["quantity"]
+        shipped = r["ship_date"] or r["shipped_at"].date()
         out.append(
             [
                 r["external_order_id"],
                 item,
                 quantity,
-                _iso(r["shipped_at"]),
+                shipped.isoformat(),
                 code,
                 name,
                 r["tracking_number"],
@@ -671,7 +729,7 @@ def _woocommerce_confirmations(rows: pl.DataFrame, so_far: pl.DataFrame) -> Rend
 
 def _amazon_stock(rows: pl.DataFrame, settings: ChannelSettings) -> Rendered:
     return _tsv(
-        ["sku", "quantity", "fulfillment-latency"],
+        ["sku", "quantity", "leadtime-to-ship"],
         [
             [r["sku"], r["quantity"], settings.fulfillment_latency]
             for r in rows.iter_rows(named=True)
@@ -680,12 +738,32 @@ def _amazon_stock(rows: pl.DataFrame, settings: ChannelSettings) -> Rendered:
 
 
 def _shopify_stock(rows: pl.DataFrame, settings: ChannelSettings) -> Rendered:
+    """Shopify's inventory CSV: the variant by handle and options (a product of one variant
+    has Option1 "Title" / "Default Title") and by SKU, its location and available units."""
     return _csv(
-        ["Handle", "Title", "SKU", "Location", "Available"],
+        [
+            "Handle",
+            "Title",
+            "Option1 Name",
+            "Option1 Value",
+            "Option2 Name",
+            "Option2 Value",
+            "Option3 Name",
+            "Option3 Value",
+            "SKU",
+            "Location",
+            "Available",
+        ],
         [
             [
                 shopify_handle(r["product_name"] or r["sku"]),
                 r["product_name"],
+                "Title",
+                "Default Title",
+                None,
+                None,
+                None,
+                None,
                 r["sku"],
                 settings.location,
                 r["quantity"],
@@ -720,7 +798,7 @@ def render(
     is (or repeats)."""
     source = feed["resend_of"] or feed["feed_id"]
     channel, kind = feed["channel"], feed["kind"]
-    chosen = settings[channel]
+    chosen = _stored_settings(feed, settings)
     if kind == "stock":
         rows = frame(
             con,
@@ -835,6 +913,39 @@ def write_pending(
     return len(folders)
 
 
+def baseline_confirmations(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
+    """Record every parcel a warehouse shipped before it had channel feeds as confirmed,
+    under one ``baseline`` feed per channel with no file: the channels heard of those
+    shipments some other way, and confirming them again would complete old WooCommerce
+    orders, over-fulfil Shopify lines and fill Amazon's processing report with errors.
+    Run by the migration that adds the feed tables to an existing warehouse (inside its
+    transaction). Returns the items recorded."""
+    rows, _, _ = _new_confirmations(con, list(FEED_CHANNELS), everything=True)
+    ids = _Ids(con, Path("."), now)
+    for (channel,), group in rows.group_by("channel", maintain_order=True):
+        feed_id, seq = ids.next()
+        feed = {
+            "feed_id": feed_id,
+            "seq": seq,
+            "channel": channel,
+            "kind": "shipment_confirmation",
+            "mode": "baseline",
+            "records": group.height,
+            "orders": group["order_key"].n_unique(),
+            "units": int(group["quantity"].sum()),
+            "covers": f"{group.height} item(s) shipped before channel feeds existed: recorded "
+            "as confirmed, never sent",
+            "folder": "",
+            "files": "",
+            "created_at": now,
+            "written_at": now,
+            "run_id": "migration",
+        }
+        _insert(con, CHANNEL_FEEDS, pl.DataFrame([feed]))
+        _insert(con, CHANNEL_CONFIRMATIONS, group.with_columns(feed_id=pl.lit(feed_id)))
+    return rows.height
+
+
 # --- the stage and the commands ---------------------------------------------------------------
 
 
@@ -915,6 +1026,7 @@ def resend(
             units=first["units"],
             covers=f"resend of {source}: {first['covers']}",
             run_id=run_id,
+            settings=first["settings"],
             resend_of=source,
         )
     write_pending(con, reference_dir=reference_dir, outbox=outbox, now=now)

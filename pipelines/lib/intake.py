@@ -58,6 +58,17 @@ OTHER_STAGE_LAYOUTS: dict[str, frozenset[str]] = {
 TRACKING_LAYOUT = "tracking events"
 
 
+#: Once we have shipped from an order, a later export calling it fulfilled (Shopify
+#: ``fulfilled``, Amazon ``Shipped``, WooCommerce ``completed``) is our own shipment
+#: confirmed back by the channel (docs/channel-feeds.md), not a fulfilment outside the
+#: platform: the flag keeps its value.
+OUR_SHIPMENT_KEEPS_FLAG = (
+    "CASE WHEN o.status IN ('partially_shipped', 'shipped', 'delivered', "
+    "'partially_returned', 'returned') THEN o.fulfilled_by_channel "
+    "ELSE s.fulfilled_by_channel END"
+)
+
+
 def other_stage_layout(head: bytes) -> str | None:
     """Name of the later-stage layout ``head`` is in, or None for anything else."""
     tracking = sniff_tracking(head)
@@ -538,7 +549,10 @@ def _upsert(
     )
     if changed:
         updatable = [c for c in ADAPTER_ORDER_COLUMNS if c not in ("order_key", "status")]
-        sets = ", ".join(f"{c} = s.{c}" for c in updatable)
+        sets = ", ".join(
+            f"{c} = {OUR_SHIPMENT_KEEPS_FLAG}" if c == "fulfilled_by_channel" else f"{c} = s.{c}"
+            for c in updatable
+        )
         con.execute(
             f"""
             UPDATE {ORDERS.qualified} AS o SET {sets},

@@ -225,8 +225,10 @@ FEED_CHANNELS = ("amazon", "shopify", "woocommerce")
 #: shipment_confirmation: what shipped, with tracking; stock: sellable quantity per SKU.
 FEED_KINDS = ("shipment_confirmation", "stock")
 #: incremental: what is new or changed since the last feed; full: every SKU (on demand);
-#: resend: the same records as an earlier feed, written again for a failed hand-off.
-FEED_MODES = ("incremental", "full", "resend")
+#: resend: the same records as an earlier feed, written again for a failed hand-off;
+#: baseline: parcels shipped before the warehouse had channel feeds, recorded as confirmed
+#: without a file (the channels heard of them some other way).
+FEED_MODES = ("incremental", "full", "resend", "baseline")
 
 
 # --- tables ---------------------------------------------------------------------------------
@@ -982,6 +984,12 @@ CHANNEL_FEEDS = Table(
         ),
         Column("folder", "VARCHAR", "Folder its files are written to.", False),
         Column("files", "VARCHAR", "Its file names in that folder, comma-separated.", False),
+        Column(
+            "settings",
+            "VARCHAR",
+            "The channel's channels.toml settings it was made with (JSON), so a resend "
+            "writes the same bytes.",
+        ),
         Column("created_at", "TIMESTAMPTZ", "When it was made (batch clock).", False),
         Column("written_at", "TIMESTAMPTZ", "When its files were written (null: not yet)."),
         Column("run_id", "VARCHAR", "Batch run (or command) that made it.", False),
@@ -1009,6 +1017,7 @@ CHANNEL_CONFIRMATIONS = Table(
         Column("service", "VARCHAR", "Service (ship method).", False),
         Column("tracking_number", "VARCHAR", "Tracking number.", False),
         Column("shipped_at", "TIMESTAMPTZ", "Carrier cutoff the parcel left at.", False),
+        Column("ship_date", "DATE", "Local date of that cutoff at the warehouse."),
         Column("manifest_id", "VARCHAR", "Carrier manifest that took it.", False),
         Column(
             "order_complete",

@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -89,6 +90,8 @@ def migrate(con: duckdb.DuckDBPyConnection, tables: tuple[Table, ...] = TABLES) 
     table is added (nullable, so rows already there keep their data). Returns what changed.
     """
     changes: list[str] = []
+    created: set[str] = set()
+    upgrading = schema_version(con) > 0
     with transaction(con):
         for name in SCHEMAS:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {name}")
@@ -101,6 +104,7 @@ def migrate(con: duckdb.DuckDBPyConnection, tables: tuple[Table, ...] = TABLES) 
             if not existing:
                 con.execute(table.create_sql())
                 changes.append(f"created {table.qualified}")
+                created.add(table.qualified)
                 continue
             for column in table.columns:
                 if column.name not in existing:
@@ -109,6 +113,12 @@ def migrate(con: duckdb.DuckDBPyConnection, tables: tuple[Table, ...] = TABLES) 
                         f'ADD COLUMN "{column.name}" {column.sql_type}'
                     )
                     changes.append(f"added {table.qualified}.{column.name}")
+        if upgrading and "oms.channel_confirmations" in created:
+            # Parcels shipped before the warehouse had channel feeds are not sent again.
+            from pipelines.lib.channel_feeds import baseline_confirmations
+
+            items = baseline_confirmations(con, datetime.now(UTC))
+            changes.append(f"{items} shipped item(s) recorded as confirmed to their channels")
         if changes or schema_version(con) < SCHEMA_VERSION:
             con.execute(
                 "INSERT INTO raw.schema_version VALUES (?, now(), ?)",

@@ -446,3 +446,34 @@ def test_a_report_without_address_columns_keeps_the_address_an_earlier_one_gave(
         "SELECT channel_status, ship_name, ship_address1, customer_name, email FROM oms.orders"
     ).row(0)
     assert row == ("Shipped", "Bo Li", "1 Market St", "Bo Li", "bo@example.com")
+
+
+def test_our_own_shipment_echoed_back_as_completed_is_not_fulfilled_by_the_channel(wh, tmp_path):
+    def woo(order_id: int, status: str) -> dict:
+        return {
+            "id": order_id,
+            "number": str(order_id),
+            "status": status,
+            "currency": "USD",
+            "date_created_gmt": "2026-11-20T10:00:00",
+            "total": "12.00",
+            "shipping_total": "2.00",
+            "total_tax": "0.00",
+            "discount_total": "0.00",
+            "billing": {"first_name": "Jo", "last_name": "Li", "email": "jo@example.com"},
+            "shipping": {"country": "US", "postcode": "07102", "city": "Newark"},
+            "line_items": [
+                {"id": 1, "sku": "SKU-00001", "name": "Mug", "quantity": 1,
+                 "subtotal": "10.00", "total": "10.00", "price": 10}
+            ],
+        }  # fmt: skip
+
+    drop(wh.inbox, "w1.json", json.dumps([woo(91, "processing"), woo(92, "processing")]))
+    wh.run()
+    with connect(tmp_path / "oms.duckdb") as con:  # we shipped 91 and confirmed it (feeds)
+        con.execute("UPDATE oms.orders SET status = 'shipped' WHERE order_key = 'woocommerce:91'")
+    # The shop marks 91 completed because we told it so; 92 was completed in the shop itself.
+    drop(wh.inbox, "w2.json", json.dumps([woo(91, "completed"), woo(92, "completed")]))
+    wh.run(LATER, "run-2")
+    flags = dict(wh.query("SELECT order_key, fulfilled_by_channel FROM oms.orders").iter_rows())
+    assert flags == {"woocommerce:91": False, "woocommerce:92": True}

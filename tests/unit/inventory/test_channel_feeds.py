@@ -148,7 +148,8 @@ def test_each_channel_gets_its_confirmation_layout_with_what_shipped(stock):
         ("114-1", "114-1-2", "1"),
     ]
     for row in rows:
-        assert datetime.fromisoformat(row["ship-date"]) == parcel["shipped_at"]
+        # The warehouse's local date of the cutoff the parcel left at (Amazon: yyyy-mm-dd).
+        assert row["ship-date"] == parcel["ship_date"].isoformat() == "2026-11-20"
         assert row["carrier-code"] == parcel["carrier"] and row["carrier-name"] == ""
         assert row["tracking-number"] == parcel["tracking_number"]
         assert row["ship-method"] == parcel["service"]
@@ -281,10 +282,56 @@ def test_amazon_orders_without_item_ids_are_confirmed_whole_once_they_have_shipp
     assert second.items_waiting == 0
     amazon = _feed(second, "amazon", "shipment_confirmation")
     _, rows = _tsv(_read(stock, amazon, "shipping-confirmation.txt"))
-    numbers = sorted(p["tracking_number"] for p in _parcels(stock, "amazon:114-3"))
-    # The whole order, once per tracking number: no item id, no quantity.
-    assert sorted(r["tracking-number"] for r in rows) == numbers and len(numbers) == 2
-    assert {(r["order-id"], r["order-item-id"], r["quantity"]) for r in rows} == {("114-3", "", "")}
+    first = min(_parcels(stock, "amazon:114-3"), key=lambda p: (p["shipped_at"], p["parcel_id"]))
+    assert len(_parcels(stock, "amazon:114-3")) == 2
+    # The whole order, once (a blank item id confirms the whole order: a second row would
+    # confirm it again), with its first parcel's tracking number.
+    assert [
+        (r["order-id"], r["order-item-id"], r["quantity"], r["tracking-number"]) for r in rows
+    ] == [("114-3", "", "", first["tracking_number"])]
+    assert stock.feeds(later + timedelta(minutes=1)).feeds == []
+
+
+def test_an_amazon_order_without_item_ids_cancelled_after_a_part_shipped_is_confirmed(stock):
+    stock.count({("WH-NJ", "SKU-00001"): 20}, T0 - timedelta(days=1))
+    stock.book(T0 - timedelta(hours=12))
+    _order(stock, "amazon:114-4", [("SKU-00001", 1), ("SKU-00002", 1)], item_ids=False)
+    after = _ship_all(stock, T0)
+    assert stock.feeds(after).items_waiting == 1
+    stock.con.execute("UPDATE oms.orders SET status = 'cancelled' WHERE order_key = 'amazon:114-4'")
+    settled = stock.feeds(after + timedelta(minutes=1))
+    assert settled.items_waiting == 0 and settled.items_confirmed == 1
+
+
+def test_units_of_a_line_the_channel_changed_after_picking_are_never_sent_with_a_wrong_id(stock):
+    _stocked(stock)
+    _order(stock, "amazon:114-7", [("SKU-00001", 1), ("SKU-00002", 2)])
+    _order(stock, "shopify:7001", [("SKU-00001", 1), ("SKU-00002", 2)])
+    stock.allocate(T0)
+    stock.fulfil(T0 + timedelta(minutes=1))
+    stock.ship(T0 + timedelta(minutes=2))
+    # The channels drop line 1 while the units are picked: intake stores the new lines
+    # numbered by position, so SKU-00002 (item 114-7-2) is now line 1.
+    for key in ("amazon:114-7", "shopify:7001"):
+        stock.con.execute("DELETE FROM oms.order_lines WHERE order_key = ?", [key])
+        stock.con.execute(
+            "INSERT INTO oms.order_lines BY NAME SELECT ? AS order_key, 1 AS line_no, "
+            "'SKU-00002' AS sku, 2 AS quantity, ? AS external_line_id, true AS requires_shipping,"
+            " 'test.csv' AS source_file, 1 AS source_row, 'load' AS run_id",
+            [key, "114-7-2" if key.startswith("amazon") else None],
+        )
+    cutoff = scalar(stock.con, "SELECT max(cutoff_at) FROM oms.waves")
+    stock.ship(cutoff + timedelta(minutes=5))
+    result = stock.feeds(cutoff + timedelta(minutes=6))
+    # SKU-00001 is no longer on either order: its unit is never confirmed (for review).
+    assert result.items_unmatched == 2
+    # SKU-00002 left as line 2 and is line 1 now: confirmed under its own item id.
+    amazon = _feed(result, "amazon", "shipment_confirmation")
+    _, rows = _tsv(_read(stock, amazon, "shipping-confirmation.txt"))
+    assert [(r["order-item-id"], r["quantity"]) for r in rows] == [("114-7-2", "2")]
+    shopify = _feed(result, "shopify", "shipment_confirmation")
+    _, rows = _csv(_read(stock, shopify, "fulfillments.csv"))
+    assert [(r["SKU"], r["Quantity"]) for r in rows] == [("SKU-00002", "2")]
 
 
 # --- stock --------------------------------------------------------------------------------------
@@ -336,13 +383,26 @@ def _levels(stock, result) -> dict[str, dict[str, int]]:
     out = {}
     amazon = _feed(result, "amazon", "stock")
     header, rows = _tsv(_read(stock, amazon, "inventory-loader.txt"))
-    assert header == ["sku", "quantity", "fulfillment-latency"]
-    assert {r["fulfillment-latency"] for r in rows} == {"3"}
+    assert header == ["sku", "quantity", "leadtime-to-ship"]
+    assert {r["leadtime-to-ship"] for r in rows} == {"3"}
     out["amazon"] = {r["sku"]: int(r["quantity"]) for r in rows}
     shopify = _feed(result, "shopify", "stock")
     header, rows = _csv(_read(stock, shopify, "inventory.csv"))
-    assert header == ["Handle", "Title", "SKU", "Location", "Available"]
+    assert header == [
+        "Handle",
+        "Title",
+        "Option1 Name",
+        "Option1 Value",
+        "Option2 Name",
+        "Option2 Value",
+        "Option3 Name",
+        "Option3 Value",
+        "SKU",
+        "Location",
+        "Available",
+    ]
     assert {r["Location"] for r in rows} == {"Edison"}
+    assert {(r["Option1 Name"], r["Option1 Value"]) for r in rows} == {("Title", "Default Title")}
     out["shopify"] = {r["SKU"]: int(r["Available"]) for r in rows}
     woo = _feed(result, "woocommerce", "stock")
     batches = json.loads(_read(stock, woo, "products-stock.json"))
@@ -542,7 +602,8 @@ def test_oms_feeds_lists_resends_and_sends_a_full_stock_feed(stock, monkeypatch)
         }
         done = runner.invoke(app, ["feeds", "resend", amazon["feed_id"].lower()])
         assert done.exit_code == 0, done.output
-        assert "FD-000005 amazon shipment_confirmation (resend)" in done.output
+        next_id = f"FD-{len(first.feeds) + 1:06d}"
+        assert f"{next_id} amazon shipment_confirmation (resend)" in done.output
         unknown = runner.invoke(app, ["feeds", "resend", "FD-000099"])
         assert unknown.exit_code == 2 and "no feed 'FD-000099'" in unknown.output
 
@@ -600,3 +661,47 @@ def test_channel_settings_with_a_mistake_are_refused_with_the_file_named(
     with pytest.raises(ValueError, match=r"channels\.toml") as raised:
         load_settings(reference)
     assert message in str(raised.value)
+
+
+def test_a_warehouse_that_shipped_before_it_had_feeds_does_not_confirm_those_again(stock):
+    from pipelines.lib.warehouse import migrate
+
+    _stocked(stock)
+    _order(stock, "woocommerce:300", [("SKU-00001", 2)])
+    after = _ship_all(stock, T0)
+    # The warehouse as it was before channel feeds (schema version 7).
+    for table in ("channel_feeds", "channel_confirmations", "channel_stock"):
+        stock.con.execute(f"DROP TABLE oms.{table}")
+    stock.con.execute("DELETE FROM raw.schema_version")
+    stock.con.execute("INSERT INTO raw.schema_version VALUES (7, now(), 'before feeds')")
+    changes = migrate(stock.con)
+    assert "1 shipped item(s) recorded as confirmed to their channels" in changes
+    (baseline,) = frame(stock.con, "SELECT * FROM oms.channel_feeds").to_dicts()
+    assert (baseline["mode"], baseline["units"], baseline["folder"]) == ("baseline", 2, "")
+    result = stock.feeds(after)
+    assert [f["kind"] for f in result.feeds] == ["stock"] * 3
+    assert list((stock.outbox / "channels").rglob("orders.json")) == []
+
+
+def test_a_resend_writes_the_same_bytes_after_the_settings_changed(stock):
+    _stock_setup(stock)
+    first = stock.feeds(T0)
+    original = _feed(first, "shopify", "stock")
+    (stock.reference / "channels.toml").write_text(
+        CHANNELS_TOML.replace('location = "Edison"', 'location = "Newark"'), encoding="utf-8"
+    )
+    again = resend(
+        stock.con,
+        original["feed_id"],
+        reference_dir=stock.reference,
+        outbox=stock.outbox,
+        run_id="resend",
+        now=T0 + timedelta(hours=1),
+    )
+    assert _read(stock, again, "inventory.csv") == _read(stock, original, "inventory.csv")
+    assert "Edison" in _read(stock, again, "inventory.csv")
+    # New feeds use the new settings.
+    full = stock.feeds(T0 + timedelta(hours=2), full=True, channels=("shopify",))
+    assert {r["Location"] for r in _csv(_read(stock, full.feeds[0], "inventory.csv"))[1]} == {
+        "Newark"
+    }
