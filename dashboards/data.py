@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 import streamlit as st
 
+from pipelines.lib.files import spreadsheet_safe_frame
 from pipelines.lib.runs import run_history
 from pipelines.project import get_settings
 
@@ -80,12 +81,14 @@ def query(sql: str, params: tuple = ()) -> pl.DataFrame | None:
 
 def csv(sql: str, params: tuple = ()) -> bytes:
     """The whole result of a read-only query as CSV (header first), for a download button:
-    not cached and not capped like the table on the page. Empty without a snapshot."""
+    not cached and not capped like the table on the page. Empty without a snapshot. Text
+    cells a spreadsheet would take for a formula are quoted (:func:`spreadsheet_safe_frame`);
+    numbers are written as numbers."""
     con = cursor()
     if con is None:
         return b""
     try:
-        return con.sql(sql, params=list(params)).pl().write_csv().encode()
+        return spreadsheet_safe_frame(con.sql(sql, params=list(params)).pl()).write_csv().encode()
     finally:
         con.close()
 

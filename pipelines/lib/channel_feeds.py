@@ -35,7 +35,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.lib.files import write_atomically
+from pipelines.lib.files import spreadsheet_safe, write_atomically
 from pipelines.lib.inventory import derive_positions, stock_policy
 from pipelines.lib.order_lookup import tracking_url
 from pipelines.lib.reference import read_reference, read_settings
@@ -634,9 +634,11 @@ def _shopify_confirmations(
         "Tracking Number",
         "Notify Customer",
     ]
+    # Free text a person may open in a spreadsheet is escaped (files.spreadsheet_safe);
+    # identifiers the channel matches on (SKU, tracking number) are written as they are.
     table = [
         [
-            r["order_number"] or r["external_order_id"],
+            spreadsheet_safe(r["order_number"] or r["external_order_id"]),
             r["sku"],
             r["quantity"],
             r["carrier"],
@@ -757,7 +759,7 @@ def _shopify_stock(rows: pl.DataFrame, settings: ChannelSettings) -> Rendered:
         [
             [
                 shopify_handle(r["product_name"] or r["sku"]),
-                r["product_name"],
+                spreadsheet_safe(r["product_name"]),
                 "Title",
                 "Default Title",
                 None,

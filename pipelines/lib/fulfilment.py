@@ -43,7 +43,7 @@ from pipelines.lib.documents import (
     render_pick_list,
     render_pull_list,
 )
-from pipelines.lib.files import write_atomically
+from pipelines.lib.files import spreadsheet_safe_frame, write_atomically
 from pipelines.lib.reference import read_reference, read_settings, whole_number_at_least_one
 from pipelines.lib.schema import (
     ALLOCATIONS,
@@ -487,7 +487,11 @@ def _pick_rows(tasks: pl.DataFrame) -> list[dict]:
     return grouped.to_dicts()
 
 
-def _document_data(con: duckdb.DuckDBPyConnection, where: str) -> pl.DataFrame:
+def _document_data(
+    con: duckdb.DuckDBPyConnection, where: str, params: list | None = None
+) -> pl.DataFrame:
+    """Pick tasks with their order's number and channel; ``where`` is fixed SQL, any value in
+    it a ``?`` bound from ``params``."""
     return frame(
         con,
         f"""
@@ -496,6 +500,7 @@ def _document_data(con: duckdb.DuckDBPyConnection, where: str) -> pl.DataFrame:
         WHERE {where}
         ORDER BY t.wave_id, t.walk_seq, t.sku, t.tote
         """,
+        params,
     )
 
 
@@ -614,7 +619,7 @@ def write_documents(
         house = warehouses.get(wave["warehouse_id"], {})
         folder = outbox / wave["warehouse_id"] / wave["wave_date"].isoformat()
         tasks = (
-            _document_data(con, f"t.wave_id = '{wave_id}' AND t.status <> 'cancelled'")
+            _document_data(con, "t.wave_id = ? AND t.status <> 'cancelled'", [wave_id])
             .join(products, on="sku", how="left")
             .with_columns(pl.col("quantity").alias("tote_units"))
         )
@@ -632,16 +637,18 @@ def write_documents(
         csv_path = folder / f"{wave_id}_picklist.csv"
         write_atomically(
             csv_path,
-            lambda tmp, tasks=tasks: tasks.select(
-                pl.col("walk_seq").alias("seq"),
-                "wave_id",
-                "bin",
-                "sku",
-                "product_name",
-                "quantity",
-                "tote",
-                "order_number",
-                "shipment_id",
+            lambda tmp, tasks=tasks: spreadsheet_safe_frame(
+                tasks.select(
+                    pl.col("walk_seq").alias("seq"),
+                    "wave_id",
+                    "bin",
+                    "sku",
+                    "product_name",
+                    "quantity",
+                    "tote",
+                    "order_number",
+                    "shipment_id",
+                )
             ).write_csv(tmp, line_terminator="\n"),
         )
         result.csv_seconds += time.perf_counter() - began
@@ -712,7 +719,9 @@ def _pull_lists(con, products, warehouses, outbox: Path, now: datetime, result) 
         stamp = now.strftime("%Y%m%dT%H%M%S")
         write_atomically(
             folder / f"{wave_id}_pull_{stamp}.csv",
-            lambda tmp, rows=rows: rows.write_csv(tmp, line_terminator="\n"),
+            lambda tmp, rows=rows: spreadsheet_safe_frame(rows).write_csv(
+                tmp, line_terminator="\n"
+            ),
         )
         result.pages += render_pull_list(
             folder / f"{wave_id}_pull_{stamp}.pdf", header, rows.to_dicts()

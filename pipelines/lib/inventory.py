@@ -25,7 +25,7 @@ import duckdb
 import polars as pl
 
 from pipelines.lib.channels import UnreadableFile
-from pipelines.lib.files import write_atomically
+from pipelines.lib.files import spreadsheet_safe_frame, write_atomically
 from pipelines.lib.intake import (
     FileOutcome,
     file_layout,
@@ -544,8 +544,11 @@ def reorder_report(
 
 
 def write_reorder_csv(report: pl.DataFrame, outbox: Path, now: datetime) -> Path:
-    """data/outbox/inventory/reorder_<date>.csv (temp file, then rename)."""
+    """data/outbox/inventory/reorder_<date>.csv (temp file, then rename); a formula-like
+    product name or SKU is quoted (:func:`files.spreadsheet_safe_frame`)."""
     target = outbox / "inventory" / f"reorder_{now:%Y-%m-%d}.csv"
-    rows = report.drop("run_id").with_columns(pl.col("as_of").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    rows = spreadsheet_safe_frame(report.drop("run_id")).with_columns(
+        pl.col("as_of").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
     write_atomically(target, lambda tmp: rows.write_csv(tmp, line_terminator="\n"))
     return target

@@ -97,6 +97,12 @@ def write_new_file(
 
 
 def _csv_bytes(columns: Sequence[str], rows: Sequence[dict]) -> bytes:
+    """The rows as CSV, every value exactly as entered. Unlike the files the platform
+    writes for people (files.spreadsheet_safe_frame), these are the next batch's input: a
+    leading ``'`` against formula injection would be read back as part of the value (a
+    phone number ``+1 212…`` would be stored as ``'+1 212…``, a note ``- gift wrap`` as
+    ``'- gift wrap``). The readers take every cell as text; the values are quoted later, in
+    every CSV made from them for a person."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()

@@ -53,7 +53,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.lib.files import write_atomically
+from pipelines.lib.files import spreadsheet_safe_frame, write_atomically
 from pipelines.lib.fulfilment import address
 from pipelines.lib.intake import (
     OTHER_STAGE_LAYOUTS,
@@ -1634,17 +1634,17 @@ def write_refund_exports(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
                 f"""
                 SELECT f.refund_id, strftime(f.issued_at, '%Y-%m-%dT%H:%M:%SZ') AS issued_at,
                        f.order_key, o.order_number, o.channel, f.rma_number, f.method,
-                       f.payment_method, f.currency, f.amount::VARCHAR AS amount,
-                       f.merchandise::VARCHAR AS merchandise,
-                       f.discount_share::VARCHAR AS discount_share,
-                       f.tax_share::VARCHAR AS tax_share, f.shipping::VARCHAR AS shipping,
-                       f.restocking_fee::VARCHAR AS restocking_fee, f.units, o.customer_name,
-                       o.email
+                       f.payment_method, f.currency, f.amount, f.merchandise,
+                       f.discount_share, f.tax_share, f.shipping, f.restocking_fee, f.units,
+                       o.customer_name, o.email
                 FROM {REFUNDS.qualified} f JOIN {ORDERS.qualified} o USING (order_key)
                 WHERE f.export_file = $path ORDER BY f.refund_id
                 """,
                 {"path": path},
             ).select(EXPORT_COLUMNS)
+            # Amounts stay decimals (written as 53.21, summable); the text columns carry
+            # customers' and channels' words, so a formula-like cell is quoted.
+            rows = spreadsheet_safe_frame(rows)
             write_atomically(Path(path), lambda tmp, rows=rows: rows.write_csv(tmp))
         with transaction(con):
             con.execute(

@@ -43,7 +43,7 @@ import polars as pl
 
 from pipelines.lib.channels import SNIFF_BYTES
 from pipelines.lib.documents import render_manifest
-from pipelines.lib.files import write_atomically
+from pipelines.lib.files import spreadsheet_safe_frame, write_atomically
 from pipelines.lib.fulfilment import address, local_label
 from pipelines.lib.geo import ship_to_points
 from pipelines.lib.intake import (
@@ -761,10 +761,14 @@ def write_manifests(
         folder = outbox / m["warehouse_id"] / m["manifest_date"].isoformat()
         csv_path = folder / f"{m['manifest_id']}.csv"
         pdf_path = folder / f"{m['manifest_id']}.pdf"
+        # Ship names, cities and order numbers come from outside: quoted when formula-like
+        # (before the rate becomes text, so the amount itself is never touched).
         write_atomically(
             csv_path,
-            lambda tmp, rows=rows: rows.with_columns(pl.col("rate").cast(pl.String)).write_csv(
-                tmp, line_terminator="\n"
+            lambda tmp, rows=rows: (
+                spreadsheet_safe_frame(rows)
+                .with_columns(pl.col("rate").cast(pl.String))
+                .write_csv(tmp, line_terminator="\n")
             ),
         )
         services = (
