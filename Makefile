@@ -9,6 +9,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster
 DAGSTER_PORT ?= 3000
 STREAMLIT_PORT ?= 8501
 TRACKING_PORT ?= 8502
+OPS_PORT ?= 8503
 # Local only, no usage statistics sent anywhere. The Upload page's own limit
 # (data/reference/ops.toml) is the one that counts; the server's cap is set above any sane one.
 STREAMLIT_FLAGS := --server.headless true --server.address 127.0.0.1 \
@@ -45,11 +46,14 @@ ui: sync
 	@mkdir -p "$(DAGSTER_HOME)"
 	@test -f "$(DAGSTER_HOME)/dagster.yaml" || cp deploy/dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 	@echo "Dagster UI:  http://127.0.0.1:$(DAGSTER_PORT)"
-	@echo "Dashboards:  http://127.0.0.1:$(STREAMLIT_PORT)"
+	@echo "Dashboards (analysts):  http://127.0.0.1:$(STREAMLIT_PORT)"
+	@echo "Ops workspace (upload, exception queue, phone orders, audit trail):  http://127.0.0.1:$(OPS_PORT)"
 	@echo "Order tracking page (for customers): http://127.0.0.1:$(TRACKING_PORT)"
 	@trap 'kill 0' EXIT INT TERM; \
 	$(UV) run streamlit run dashboards/streamlit_app.py $(STREAMLIT_FLAGS) \
-		--server.port $(STREAMLIT_PORT) --server.maxUploadSize 10240 & \
+		--server.port $(STREAMLIT_PORT) & \
+	$(UV) run streamlit run dashboards/ops_app.py $(STREAMLIT_FLAGS) \
+		--server.port $(OPS_PORT) --server.maxUploadSize 10240 & \
 	$(UV) run streamlit run dashboards/tracking_app.py $(STREAMLIT_FLAGS) \
 		--server.port $(TRACKING_PORT) & \
 	$(UV) run dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DAGSTER_PORT)

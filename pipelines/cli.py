@@ -723,6 +723,23 @@ def _writable_warehouse():
     return settings, connection, con
 
 
+def _audit(action: str, target: str | None, detail: str | None) -> None:
+    """A command that changed data, in the audit trail (who: the operating-system user)."""
+    import getpass
+
+    from pipelines.lib import audit
+
+    audit.record(
+        get_settings().data_dir,
+        who=getpass.getuser(),
+        role=None,
+        app="cli",
+        action=action,
+        target=target,
+        detail=detail,
+    )
+
+
 def _print_feed(feed: dict, outbox: Path) -> None:
     console.print(
         f"{feed['feed_id']} {feed['channel']} {feed['kind']} ({feed['mode']}): "
@@ -797,6 +814,7 @@ def feeds_resend(
         raise typer.Exit(2) from None
     finally:
         connection.__exit__(None, None, None)
+    _audit("feeds_resend", feed["resend_of"], f"written again as {feed['feed_id']}")
     _print_feed(feed, settings.outbox)
 
 
@@ -841,6 +859,13 @@ def feeds_stock(
         )
     if not result.feeds:
         console.print("nothing to send: every channel already has these figures")
+    if result.feeds:
+        _audit(
+            "feeds_stock",
+            ", ".join(f["feed_id"] for f in result.feeds),
+            f"{'full' if full else 'changed SKUs'} stock feed for "
+            + ", ".join(f["channel"] for f in result.feeds),
+        )
     for feed in result.feeds:
         _print_feed(feed, settings.outbox)
 

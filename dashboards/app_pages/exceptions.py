@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 import polars as pl
 import streamlit as st
 
-from dashboards import data
+from dashboards import auth, data
 from pipelines.lib.ops_files import (
     Decision,
     OpsInputError,
@@ -86,6 +86,12 @@ def _send(decisions: list[Decision], note_key: str, done: str) -> None:
     except OpsInputError as exc:
         st.error(f"Not sent: {exc}")
         return
+    for decision in decisions:
+        auth.record(
+            f"hold_{decision.action}",
+            decision.order_key,
+            f"{st.session_state.get(note_key, '')} ({path.name})",
+        )
     st.session_state["flash"] = f"{done} Sent as {path.name}; the next batch applies it."
     st.session_state["reset"] = {note_key: ""}
     st.rerun()
@@ -178,7 +184,15 @@ else:
         },
     )
 
-    st.text_input("Your name", key="decided_by", help="Recorded with every decision you send.")
+    signed_in = auth.user()
+    if signed_in.method != "local":  # the signed-in name, not a typed one
+        st.session_state["decided_by"] = signed_in.name
+    st.text_input(
+        "Your name",
+        key="decided_by",
+        help="Recorded with every decision you send (and in the audit trail).",
+        disabled=signed_in.method != "local",
+    )
 
     # --- one order: why it is held, the data behind it, and a decision --------------------
     if not orders.is_empty():

@@ -3,7 +3,7 @@ from decimal import Decimal
 import polars as pl
 import streamlit as st
 
-from dashboards import data
+from dashboards import auth, data
 from pipelines.lib.ops_files import (
     PAYMENTS,
     OpsInputError,
@@ -104,6 +104,7 @@ def _create(order: PhoneOrder) -> None:
     except OpsInputError as exc:
         st.error(f"Not written: {exc}")
         return
+    auth.record("phone_order", f"phone:{order_id}", path.name)
     st.session_state["phone_flash"] = (
         f"Order {order_id} written to the inbox as {path.name}; the next batch takes it in."
     )

@@ -10,6 +10,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import data
+from dashboards.markdown import plain as _md
 from pipelines.lib.order_lookup import OrderView, find_order
 
 NOT_FOUND = (
@@ -22,11 +23,6 @@ UNAVAILABLE = "Tracking is not available right now. Please try again later."
 #: Failed lookups a session may make; the next ones are refused without looking up.
 MAX_FAILURES = 5
 FAILURES_KEY = "track_order_failures"
-
-
-def _md(text: object) -> str:
-    """Text safe inside markdown (no formatting, links or HTML from the data)."""
-    return "".join(f"\\{c}" if c in "\\`*_[]()<>|~$" else c for c in str(text))
 
 
 def _when(value) -> str:
@@ -62,7 +58,7 @@ def _show(order: OrderView) -> None:
     st.markdown(f"**Status:** {_md(order.status)}")
     if order.status_note:
         st.warning(order.status_note)
-    place = ", ".join(p for p in (order.ship_city, order.ship_region, order.ship_country) if p)
+    place = ", ".join(_md(p) for p in (order.ship_city, order.ship_region, order.ship_country) if p)
     st.caption(f"Ordered {_when(order.ordered_at)}" + (f" · shipping to {place}" if place else ""))
 
     st.markdown("#### Timeline")

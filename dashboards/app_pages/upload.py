@@ -1,5 +1,7 @@
 import streamlit as st
 
+from dashboards import auth
+from dashboards.markdown import plain as _name
 from pipelines.lib import dagster_api, uploads
 from pipelines.project import REPO_ROOT, get_settings
 
@@ -64,13 +66,13 @@ for upload in picked or []:
             checked = str(exc)
         state.upload_checked[upload.file_id] = checked
     if isinstance(checked, str):
-        st.error(f"**{upload.name}** refused: {checked}. Nothing was saved.")
+        st.error(f"**{_name(upload.name)}** refused: {_name(checked)}. Nothing was saved.")
         continue
     ready.append((upload, checked))
     with st.container(border=True):
-        st.markdown(f"**{checked.name}** — {checked.format}, {', '.join(checked.channels)}")
+        st.markdown(f"**{_name(checked.name)}** — {checked.format}, {', '.join(checked.channels)}")
         if checked.name != upload.name:
-            st.caption(f"Uploaded as {upload.name!r}; saved under a safe name.")
+            st.caption(f"Uploaded as {_name(repr(upload.name))}; saved under a safe name.")
         c1, c2, c3, c4 = st.columns(4)
         c1.metric("Orders", f"{checked.orders:,}")
         c2.metric("Lines", f"{checked.lines:,}")
@@ -84,11 +86,11 @@ for upload in picked or []:
         if checked.identical:
             st.warning(
                 "The same bytes are already here: "
-                + ", ".join(checked.identical)
+                + ", ".join(_name(n) for n in checked.identical)
                 + ". The batch reads identical content once; this copy would add nothing."
             )
         if checked.problems:
-            st.warning("Problems found:\n\n" + "\n".join(f"- {p}" for p in checked.problems))
+            st.warning("Problems found:\n\n" + "\n".join(f"- {_name(p)}" for p in checked.problems))
         else:
             st.caption("No problems found in the dry run.")
 
@@ -109,6 +111,11 @@ if ready:
                 {"name": path.name, "original": upload.name, "sha256": preview.sha256}
             )
             saved.append(path.name)
+            auth.record(
+                "upload_accepted",
+                path.name,
+                f"uploaded as {upload.name!r}; {preview.orders:,} orders; sha256 {preview.sha256}",
+            )
         if saved:
             them = "it" if len(saved) == 1 else "them"
             state.upload_notice = (

@@ -58,18 +58,24 @@ def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
 
 
 @contextmanager
-def _serve(root: Path) -> Iterator[Dashboards]:
-    """``streamlit run dashboards/streamlit_app.py`` on a free port over the platform in
-    ``root``; stopped (its whole process group) on the way out."""
-    env_vars = _platform_env(root)
+def _serve(
+    root: Path,
+    app: str = "streamlit_app.py",
+    address: str = "127.0.0.1",
+    env: dict[str, str] | None = None,
+) -> Iterator[Dashboards]:
+    """``streamlit run dashboards/<app>`` on a free port over the platform in ``root``,
+    listening on ``address`` (anything but loopback makes it ask for a sign-in), with ``env``
+    added; stopped (its whole process group) on the way out."""
+    env_vars = {**_platform_env(root), **(env or {})}
     settings = Settings.from_env(env_vars)
     settings.ensure_dirs()
     port = free_port()
     log = root.parent / f"streamlit-{port}.log"
     command = [
-        "uv", "run", "--frozen", "streamlit", "run", "dashboards/streamlit_app.py",
+        "uv", "run", "--frozen", "streamlit", "run", f"dashboards/{app}",
         "--server.headless", "true",
-        "--server.address", "127.0.0.1",
+        "--server.address", address,
         "--server.port", str(port),
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
@@ -97,8 +103,9 @@ def _serve(root: Path) -> Iterator[Dashboards]:
 
 @pytest.fixture(scope="module")
 def dashboards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboards]:
-    """The dashboards over an empty platform in a temporary folder."""
-    with _serve(tmp_path_factory.mktemp("platform")) as served:
+    """The ops workspace over an empty platform in a temporary folder (on localhost: no
+    sign-in)."""
+    with _serve(tmp_path_factory.mktemp("platform"), "ops_app.py") as served:
         yield served
 
 

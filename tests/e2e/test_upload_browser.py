@@ -31,7 +31,7 @@ def shopify_export(exports: Path) -> Path:
 
 
 def _open_upload_page(page: Page, url: str) -> None:
-    page.goto(f"{url}/upload")
+    page.goto(url)  # the ops workspace opens on Upload
     expect(page.get_by_role("heading", name="Upload", exact=True)).to_be_visible()
 
 

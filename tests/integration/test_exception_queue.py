@@ -26,7 +26,7 @@ OPEN_HOLDS = "FROM oms.order_holds WHERE resolved_at IS NULL AND severity = 'hol
 
 
 def _page() -> AppTest:
-    app = AppTest.from_file(str(DASHBOARDS_DIR / "streamlit_app.py"), default_timeout=60).run()
+    app = AppTest.from_file(str(DASHBOARDS_DIR / "ops_app.py"), default_timeout=60).run()
     assert not app.exception
     app = app.switch_page(PAGE).run()
     assert not app.exception

@@ -27,7 +27,7 @@ CUSTOMER = {
 
 
 def _page() -> AppTest:
-    app = AppTest.from_file(str(DASHBOARDS_DIR / "streamlit_app.py"), default_timeout=60).run()
+    app = AppTest.from_file(str(DASHBOARDS_DIR / "ops_app.py"), default_timeout=60).run()
     assert not app.exception
     app = app.switch_page(PAGE).run()
     assert not app.exception

@@ -22,7 +22,7 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 def _upload_page() -> AppTest:
     """The app as a user reaches the page: through the navigation, from the default page."""
-    app = AppTest.from_file(str(DASHBOARDS_DIR / "streamlit_app.py"), default_timeout=60).run()
+    app = AppTest.from_file(str(DASHBOARDS_DIR / "ops_app.py"), default_timeout=60).run()
     assert not app.exception
     page = app.switch_page(UPLOAD_PAGE).run()
     assert not page.exception
