@@ -23,11 +23,18 @@ if not records:
     st.stop()
 problems = audit.verify(data_dir)
 if problems:
-    st.error("The audit trail was changed after it was written: " + "; ".join(problems[:5]))
+    st.error(
+        "The audit trail was changed after it was written, or a write was torn: "
+        + "; ".join(problems[:5])
+    )
 else:
     st.success(f"{len(records):,} records, chain intact.")
-frame = pl.DataFrame(records[:LIMIT]).select(
-    "seq", "at", "who", "role", "app", "action", "target", "detail"
+COLUMNS = {
+    "seq": pl.Int64,
+    **{c: pl.String for c in ("at", "who", "role", "app", "action", "target", "detail")},
+}
+frame = pl.DataFrame(
+    [{c: r.get(c) for c in COLUMNS} for r in records[:LIMIT]], schema=COLUMNS, orient="row"
 )
 left, right = st.columns(2)
 actions = left.multiselect("Actions", sorted(frame["action"].unique()), key="audit_actions")

@@ -5,6 +5,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import auth, data
+from dashboards.markdown import plain
 from pipelines.lib.ops_files import (
     Decision,
     OpsInputError,
@@ -84,7 +85,7 @@ def _send(decisions: list[Decision], note_key: str, done: str) -> None:
             note=st.session_state.get(note_key, ""),
         )
     except OpsInputError as exc:
-        st.error(f"Not sent: {exc}")
+        st.error(f"Not sent: {plain(exc)}")
         return
     for decision in decisions:
         auth.record(
@@ -235,7 +236,7 @@ else:
         a.markdown(
             "**Ship to**  \n"
             + "  \n".join(
-                str(x)
+                plain(x)
                 for x in (
                     order["ship_name"],
                     order["ship_company"],
@@ -256,20 +257,22 @@ else:
             )
         )
         b.markdown(
-            f"**Customer**  \n{order['customer_name'] or '–'}  \n{order['email'] or '(no email)'}"
-            f"  \n{order['phone'] or '(no phone)'}  \n"
-            f"Channel {order['channel']}, ordered {order['ordered_at']:%Y-%m-%d %H:%M} UTC"
+            f"**Customer**  \n{plain(order['customer_name'] or '–')}  \n"
+            f"{plain(order['email'] or '(no email)')}  \n{plain(order['phone'] or '(no phone)')}"
+            f"  \nChannel {plain(order['channel'])}, ordered "
+            f"{order['ordered_at']:%Y-%m-%d %H:%M} UTC"
         )
 
         def _money(value) -> str:
             return "–" if value is None else f"{value:,.2f}"
 
         c.markdown(
-            f"**Payment** {order['payment_status']} ({order['payment_method'] or 'no method'})"
+            f"**Payment** {plain(order['payment_status'])} "
+            f"({plain(order['payment_method'] or 'no method')})"
             f"  \nSubtotal {_money(order['subtotal'])}, shipping "
             f"{_money(order['shipping_amount'])}, tax {_money(order['tax_amount'])}, discount "
             f"{_money(order['discount_amount'])}  \n**Total {_money(order['order_total'])} "
-            f"{order['currency'] or ''}**  \nService level {order['service_level']}"
+            f"{plain(order['currency'] or '')}**  \nService level {plain(order['service_level'])}"
         )
         st.dataframe(
             lines,

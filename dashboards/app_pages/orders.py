@@ -7,6 +7,7 @@ import altair as alt
 import streamlit as st
 
 from dashboards import data, filters
+from dashboards.markdown import plain
 
 #: Rows the table shows (the CSV download has them all).
 TABLE_LIMIT = 1000
@@ -50,8 +51,9 @@ def _timeline(order_key: str) -> None:
         return
     head = order.row(0, named=True)
     st.markdown(
-        f"**{head['order_number']}** ({head['channel']}) · status **{head['status']}** · "
-        f"{head['order_total']:,.2f} {head['currency']} · placed "
+        f"**{plain(head['order_number'])}** ({plain(head['channel'])}) · status "
+        f"**{plain(head['status'])}** · {head['order_total']:,.2f} {plain(head['currency'])} · "
+        "placed "
         f"{head['ordered_at']:%Y-%m-%d %H:%M} UTC"
     )
     events = data.query(

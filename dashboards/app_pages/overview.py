@@ -15,6 +15,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import data, filters
+from dashboards.markdown import plain
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,8 @@ last_ok = f"{success['finished_at']:%Y-%m-%d %H:%M} UTC" if success else "none y
 if failure and not failure["resolved"]:
     st.error(
         f"The last order batch failed ({failure['finished_at']:%Y-%m-%d %H:%M} UTC) in "
-        f"{failure['stage'] or 'the run'}: {failure['message']} — last successful batch: "
+        f"{plain(failure['stage'] or 'the run')}: {plain(failure['message'])} — last "
+        "successful batch: "
         f"{last_ok}. The figures below are from that one; see the Dagster UI for the run."
     )
 else:

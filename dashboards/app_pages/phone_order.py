@@ -4,6 +4,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import auth, data
+from dashboards.markdown import plain
 from pipelines.lib.ops_files import (
     PAYMENTS,
     OpsInputError,
@@ -102,7 +103,7 @@ def _create(order: PhoneOrder) -> None:
     try:
         order_id, path = write_phone_order(settings.inbox, order, products)
     except OpsInputError as exc:
-        st.error(f"Not written: {exc}")
+        st.error(f"Not written: {plain(exc)}")
         return
     auth.record("phone_order", f"phone:{order_id}", path.name)
     st.session_state["phone_flash"] = (

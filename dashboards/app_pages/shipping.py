@@ -19,6 +19,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import data, filters
+from dashboards.markdown import plain
 
 # Rows of the delayed-shipments and latest-waves tables (newest first).
 DELAYED_LIMIT = 300
@@ -503,7 +504,7 @@ parcel = data.query(
     (wanted, wanted),
 )
 if parcel is None or parcel.is_empty():
-    st.warning(f"No parcel has the id or tracking number {wanted!r}.")
+    st.warning(f"No parcel has the id or tracking number {plain(repr(wanted))}.")
     st.stop()
 chosen = parcel.row(0, named=True)
 quotes = data.query(
@@ -521,11 +522,12 @@ if chosen["carrier"]:
 else:
     service = "no service"
 st.markdown(
-    f"Parcel **{chosen['parcel_id']}** (tracking {chosen['tracking_number'] or '—'}, "
-    f"status {chosen['status']}): **{service}** — {chosen['rating_reason'] or 'not rated'}."
+    f"Parcel **{plain(chosen['parcel_id'])}** (tracking "
+    f"{plain(chosen['tracking_number'] or '—')}, status {plain(chosen['status'])}): "
+    f"**{plain(service)}** — {plain(chosen['rating_reason'] or 'not rated')}."
 )
 if chosen["rating_warning"]:
-    st.warning(chosen["rating_warning"])
+    st.warning(plain(chosen["rating_warning"]))
 if quotes is None or quotes.is_empty():
     st.info("This parcel has not been rated yet.")
 else:

@@ -19,7 +19,7 @@ st.title("Upload")
 try:
     limits = uploads.read_upload_settings(settings.reference_dir)
 except ValueError as exc:
-    st.error(f"The upload settings are wrong: {exc}")
+    st.error(f"The upload settings are wrong: {_name(exc)}")
     st.stop()
 
 st.caption(
@@ -70,7 +70,10 @@ for upload in picked or []:
         continue
     ready.append((upload, checked))
     with st.container(border=True):
-        st.markdown(f"**{_name(checked.name)}** — {checked.format}, {', '.join(checked.channels)}")
+        st.markdown(
+            f"**{_name(checked.name)}** — {checked.format}, "
+            + ", ".join(_name(c) for c in checked.channels)
+        )
         if checked.name != upload.name:
             st.caption(f"Uploaded as {_name(repr(upload.name))}; saved under a safe name.")
         c1, c2, c3, c4 = st.columns(4)
@@ -82,7 +85,7 @@ for upload in picked or []:
             c4.metric("Order total", totals)
         else:
             c4.metric("Currencies", f"{len(checked.totals)}")
-            st.caption(f"Order totals: {totals}")
+            st.caption(f"Order totals: {_name(totals)}")
         if checked.identical:
             st.warning(
                 "The same bytes are already here: "
@@ -161,7 +164,7 @@ if st.button("Process now"):
     try:
         run_id = dagster_api.submit_job("order_batch", url=url)
     except dagster_api.DagsterUnavailable as exc:
-        st.warning(f"Not started: {exc}.")
+        st.warning(f"Not started: {_name(exc)}.")
     else:
         state.upload_runs.append(run_id)
         st.success(f"Batch submitted: run {run_id} ({url}/runs/{run_id}).")
@@ -169,7 +172,7 @@ for run_id in state.upload_runs:
     try:
         st.caption(f"Run {run_id}: {dagster_api.run_status(run_id)}")
     except dagster_api.DagsterUnavailable as exc:
-        st.caption(f"Run {run_id}: {exc}")
+        st.caption(f"Run {run_id}: {_name(exc)}")
 
 st.subheader("Recent files")
 recent = uploads.recent_files(

@@ -377,6 +377,34 @@ def test_the_tracking_page_shows_a_hostile_city_as_text(warehouse, oms_env):
     assert [b for b in _markdown_bodies(app) if _RAW_TAG.search(b) or _RAW_LINK.search(b)] == []
 
 
+def test_the_exception_queue_shows_a_held_orders_customer_text_as_text(warehouse, oms_env):
+    """Names, address and contact details typed by a customer, on the ops workspace: text,
+    never a link (phishing the ops user), an image (leaking their address) or HTML."""
+    link = "[Verify payment](https://evil.example)"
+    order = direct_order(
+        "HELD-1",
+        customer_name=link,
+        email="held@example.com",
+        ship_name=f"![]( https://evil.example/p.png) {IMG}",
+        ship_company=SCRIPT,
+        ship_city=link,
+        ship_postal_code="ABC",  # not a US ZIP: held for INCORRECT_ADDRESS
+    )
+    warehouse.drop("phone_orders.csv", [order])
+    warehouse.batch()
+    with connect(warehouse.path) as con:
+        assert frame(con, "SELECT status FROM oms.orders")["status"].to_list() == ["on_hold"]
+        publish_snapshot(con, oms_env.reporting_path)
+    app = AppTest.from_file(str(DASHBOARDS_DIR / "ops_app.py"), default_timeout=60).run()
+    app = app.switch_page("app_pages/exceptions.py").run()
+    assert not app.exception
+    bodies = _markdown_bodies(app)
+    assert any("Ship to" in b for b in bodies)
+    assert [b for b in bodies if _RAW_TAG.search(b) or _RAW_LINK.search(b)] == []
+    shown = " ".join(_as_read(b) for b in bodies)
+    assert link in shown and SCRIPT in shown  # the text itself is there, as typed
+
+
 # --- the Upload page -------------------------------------------------------------------------
 
 HOSTILE_FILE_NAME = f"[Pay here](https://evil.example) {IMG}.csv"

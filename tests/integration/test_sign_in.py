@@ -118,15 +118,22 @@ def test_ops_sign_in_and_their_actions_are_in_the_audit_trail_by_name(signed, mo
     assert list(shown["action"]) == ["upload_accepted", "sign_in"]
 
 
-def test_five_failed_sign_ins_lock_the_address_out_even_for_the_right_password(signed):
+def test_five_failed_sign_ins_lock_the_role_out_even_for_the_right_password(signed):
     app = _open("ops_app.py")
     for attempt in range(auth.MAX_FAILURES):
         app = _sign_in(app, "Eve", "ops", f"guess {attempt}")
-    assert app.error[0].value.startswith("Too many failed sign-ins from this address")
-    # The form is gone for this address, in a new session too.
+    assert "locked for up to 15 minutes" in app.error[0].value
+    # A new session from the same address is not offered the ops role any more, so the right
+    # ops password cannot be tried.
     again = _open("ops_app.py")
-    assert not again.text_input and again.error[0].value.startswith("Too many failed")
-    assert [a for _, _, _, a in _trail(signed)] == ["sign_in_failed"] * 5 + ["locked_out"]
+    assert again.selectbox(key="sign_in_role").options == ["analyst"]
+    # With every role locked, the form is gone.
+    for attempt in range(auth.MAX_FAILURES):
+        again = _sign_in(again, "Eve", "analyst", f"guess {attempt}")
+    last = _open("ops_app.py")
+    assert not last.text_input and last.error[0].value.startswith("Too many failed")
+    actions = [a for _, _, _, a in _trail(signed)]
+    assert actions == (["sign_in_failed"] * 5 + ["locked_out"]) * 2
 
 
 def test_sign_in_required_without_any_password_or_oidc_says_what_to_set(oms_env, monkeypatch):
@@ -150,3 +157,19 @@ def test_the_password_comparison_is_exact():
     assert not auth.same_secret(OPS_PASSWORD + " ", OPS_PASSWORD)
     assert not auth.same_secret("", OPS_PASSWORD)
     assert not auth.same_secret(OPS_PASSWORD.upper(), OPS_PASSWORD)
+
+
+def test_a_known_analyst_password_buys_no_more_guesses_at_the_ops_one(signed):
+    for attempt in range(auth.MAX_FAILURES - 1):
+        _sign_in(_open("ops_app.py"), "Eve", "ops", f"guess {attempt}")
+    # Signing in as analyst (in another session) does not reset the ops count ...
+    assert _titles(_sign_in(_open("streamlit_app.py"), "Eve", "analyst", ANALYST_PASSWORD)) == [
+        "Overview"
+    ]
+    app = _sign_in(_open("ops_app.py"), "Eve", "ops", "guess 5")
+    assert "locked for up to 15 minutes" in app.error[0].value
+    # ... and ops is locked for this address while the analyst role is still open.
+    again = _open("ops_app.py")
+    assert [o for o in again.selectbox(key="sign_in_role").options] == ["analyst"]
+    app = _sign_in(again, "Eve", "analyst", ANALYST_PASSWORD)
+    assert app.error[0].value.startswith("The ops workspace is for ops")

@@ -79,3 +79,30 @@ def test_writers_in_several_processes_and_threads_never_fork_the_chain(tmp_path:
     assert len(records) == 200
     assert sorted(r["seq"] for r in records) == list(range(1, 201))
     assert audit.verify(tmp_path) == []
+
+
+def test_a_write_torn_by_a_crash_is_reported_and_the_trail_goes_on(tmp_path: Path):
+    audit.record(tmp_path, who="ana", role="ops", app="ops", action="sign_in")
+    path = audit.audit_path(tmp_path)
+    with path.open("ab") as fh:  # a crash mid-append: half a record, no newline
+        fh.write(b'{"seq": 2, "at": "2026-11-2')
+    assert [r["who"] for r in audit.read(tmp_path)] == ["ana"]
+    after = audit.record(tmp_path, who="ben", role="ops", app="ops", action="sign_in")
+    assert after["seq"] == 2 and after["prev"] == audit.read(tmp_path)[1]["hash"]
+    assert [r["who"] for r in audit.read(tmp_path)] == ["ben", "ana"]
+    assert audit.verify(tmp_path) == ["line 2: not a whole record (torn by a crash?)"]
+
+
+def test_long_or_unencodable_text_is_clipped_not_refused(tmp_path: Path):
+    entry = audit.record(
+        tmp_path,
+        who="x" * 1_000_000,
+        role=None,
+        app="cli",
+        action="feeds_resend",
+        detail="bad \udcff byte from an argument",
+    )
+    assert len(entry["who"]) == audit.LIMITS["who"] and entry["who"].endswith("…")
+    assert "\\udcff" in entry["detail"]
+    assert audit.audit_path(tmp_path).stat().st_size < 5_000
+    assert audit.verify(tmp_path) == []
