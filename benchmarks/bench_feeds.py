@@ -59,7 +59,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import REPO, WORK, machine, machine_line, run_child, update_results
+from harness import REPO, WORK, machine, machine_line, run_child, time_calls, update_results
 
 REFERENCE = REPO / "data" / "reference"
 BAR_SECONDS = 10.0
@@ -652,25 +652,8 @@ STEPS = (
 
 
 def time_steps() -> dict[str, float]:
-    """Wrap :data:`STEPS` of pipelines.lib.channel_feeds with timers; the running totals."""
-    import functools
-
-    from pipelines.lib import channel_feeds
-
-    totals: dict[str, float] = dict.fromkeys(STEPS, 0.0)
-    for name in STEPS:
-        original = getattr(channel_feeds, name)
-
-        @functools.wraps(original)
-        def timed(*args, _original=original, _name=name, **kwargs):
-            began = time.perf_counter()
-            try:
-                return _original(*args, **kwargs)
-            finally:
-                totals[_name] += time.perf_counter() - began
-
-        setattr(channel_feeds, name, timed)
-    return totals
+    """Wrap :data:`STEPS` of pipelines.lib.channel_feeds with timers; returns the running totals."""
+    return time_calls("pipelines.lib.channel_feeds", STEPS)
 
 
 def _over_confirmed_sql() -> str:

@@ -53,7 +53,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import REPO, WORK, machine, machine_line, run_child, update_results
+from harness import REPO, WORK, machine, machine_line, run_child, time_calls, update_results
 
 REFERENCE = REPO / "data" / "reference"
 #: How the figure came down (kept with the results; see RESULTS.md).
@@ -361,24 +361,7 @@ STEPS = (
 
 def time_steps() -> dict[str, float]:
     """Wrap :data:`STEPS` of pipelines.lib.returns with timers; returns the running totals."""
-    import functools
-
-    from pipelines.lib import returns
-
-    totals: dict[str, float] = dict.fromkeys(STEPS, 0.0)
-    for name in STEPS:
-        original = getattr(returns, name)
-
-        @functools.wraps(original)
-        def timed(*args, _original=original, _name=name, **kwargs):
-            began = time.perf_counter()
-            try:
-                return _original(*args, **kwargs)
-            finally:
-                totals[_name] += time.perf_counter() - began
-
-        setattr(returns, name, timed)
-    return totals
+    return time_calls("pipelines.lib.returns", STEPS)
 
 
 # --------------------------------------------------------------------------------------------

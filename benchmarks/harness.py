@@ -211,3 +211,27 @@ def template_warehouse(
     stamp.write_text(json.dumps(info, indent=2))
     print("  " + ", ".join(f"{k} {result[k]:,}" for k in keep), flush=True)
     return folder / "oms.duckdb", info
+
+
+def time_calls(module: str, names: tuple[str, ...]) -> dict[str, float]:
+    """Wrap the functions ``names`` of ``module`` (imported by name) with timers; returns
+    the running totals in seconds, by name (inclusive: a step called by another counts in
+    both)."""
+    import functools
+    import importlib
+
+    target = importlib.import_module(module)
+    totals: dict[str, float] = dict.fromkeys(names, 0.0)
+    for name in names:
+        original = getattr(target, name)
+
+        @functools.wraps(original)
+        def timed(*args, _original=original, _name=name, **kwargs):
+            began = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                totals[_name] += time.perf_counter() - began
+
+        setattr(target, name, timed)
+    return totals

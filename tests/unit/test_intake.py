@@ -365,29 +365,30 @@ def test_every_real_change_is_an_event_even_back_and_forth(wh):
     assert wh.one("SELECT ship_city FROM oms.orders WHERE order_key = 'phone:P-1'") == "Boston"
 
 
+def _woo(order_id: int, status: str) -> dict:
+    """A one-line WooCommerce REST order (a list of them is an export)."""
+    return {
+        "id": order_id,
+        "number": str(order_id),
+        "status": status,
+        "currency": "USD",
+        "date_created_gmt": "2026-11-20T10:00:00",
+        "total": "12.00",
+        "shipping_total": "2.00",
+        "total_tax": "0.00",
+        "discount_total": "0.00",
+        "billing": {"first_name": "Jo", "last_name": "Li", "email": "jo@example.com"},
+        "shipping": {"country": "US", "postcode": "07102", "city": "Newark"},
+        "line_items": [
+            {"id": 1, "sku": "SKU-00001", "name": "Mug", "quantity": 1,
+             "subtotal": "10.00", "total": "10.00", "price": 10}
+        ],
+    }  # fmt: skip
+
+
 def test_a_channel_that_takes_back_its_cancellation_reopens_the_order(wh):
     def woo(status: str) -> str:
-        return json.dumps(
-            [
-                {
-                    "id": 90,
-                    "number": "90",
-                    "status": status,
-                    "currency": "USD",
-                    "date_created_gmt": "2026-11-20T10:00:00",
-                    "total": "12.00",
-                    "shipping_total": "2.00",
-                    "total_tax": "0.00",
-                    "discount_total": "0.00",
-                    "billing": {"first_name": "Jo", "last_name": "Li", "email": "jo@example.com"},
-                    "shipping": {"country": "US", "postcode": "07102", "city": "Newark"},
-                    "line_items": [
-                        {"id": 1, "sku": "SKU-00001", "name": "Mug", "quantity": 1,
-                         "subtotal": "10.00", "total": "10.00", "price": 10}
-                    ],
-                }
-            ]
-        )  # fmt: skip
+        return json.dumps([_woo(90, status)])
 
     drop(wh.inbox, "w1.json", woo("cancelled"))
     wh.run()
@@ -449,25 +450,7 @@ def test_a_report_without_address_columns_keeps_the_address_an_earlier_one_gave(
 
 
 def test_our_own_shipment_echoed_back_as_completed_is_not_fulfilled_by_the_channel(wh, tmp_path):
-    def woo(order_id: int, status: str) -> dict:
-        return {
-            "id": order_id,
-            "number": str(order_id),
-            "status": status,
-            "currency": "USD",
-            "date_created_gmt": "2026-11-20T10:00:00",
-            "total": "12.00",
-            "shipping_total": "2.00",
-            "total_tax": "0.00",
-            "discount_total": "0.00",
-            "billing": {"first_name": "Jo", "last_name": "Li", "email": "jo@example.com"},
-            "shipping": {"country": "US", "postcode": "07102", "city": "Newark"},
-            "line_items": [
-                {"id": 1, "sku": "SKU-00001", "name": "Mug", "quantity": 1,
-                 "subtotal": "10.00", "total": "10.00", "price": 10}
-            ],
-        }  # fmt: skip
-
+    woo = _woo
     drop(wh.inbox, "w1.json", json.dumps([woo(91, "processing"), woo(92, "processing")]))
     wh.run()
     with connect(tmp_path / "oms.duckdb") as con:  # we shipped 91 and confirmed it (feeds)

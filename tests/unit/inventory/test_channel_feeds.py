@@ -96,6 +96,17 @@ def _feed(result, channel: str, kind: str) -> dict:
     return found
 
 
+def _resend(stock, feed_id: str, at: datetime) -> dict:
+    return resend(
+        stock.con,
+        feed_id,
+        reference_dir=stock.reference,
+        outbox=stock.outbox,
+        run_id=f"resend-{at:%H%M%S}",
+        now=at,
+    )
+
+
 def _tsv(text: str) -> tuple[list[str], list[dict]]:
     reader = csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
     return list(reader.fieldnames), list(reader)
@@ -253,13 +264,10 @@ def test_no_item_is_confirmed_twice_across_reruns(stock):
     assert again.feeds == [] and again.items_confirmed == 0
     assert sorted(p for p in (stock.outbox / "channels").rglob("*") if p.is_dir()) == folders
     # A resend repeats the file but not the confirmation; the next run still sends nothing.
-    resend(
-        stock.con,
+    _resend(
+        stock,
         _feed(first, "amazon", "shipment_confirmation")["feed_id"],
-        reference_dir=stock.reference,
-        outbox=stock.outbox,
-        run_id="resend",
-        now=after + timedelta(minutes=12),
+        after + timedelta(minutes=12),
     )
     assert stock.feeds(after + timedelta(minutes=13)).feeds == []
     assert scalar(stock.con, "SELECT sum(quantity) FROM oms.channel_confirmations") == 2
@@ -540,14 +548,7 @@ def test_a_resend_writes_the_same_records_into_a_new_folder(stock):
     after = _ship_all(stock, T0)
     first = stock.feeds(after)
     original = _feed(first, "shopify", "shipment_confirmation")
-    again = resend(
-        stock.con,
-        original["feed_id"],
-        reference_dir=stock.reference,
-        outbox=stock.outbox,
-        run_id="resend",
-        now=after + timedelta(hours=1),
-    )
+    again = _resend(stock, original["feed_id"], after + timedelta(hours=1))
     assert again["mode"] == "resend" and again["resend_of"] == original["feed_id"]
     assert again["folder"] != original["folder"]
     for name in ("fulfillments.csv", "fulfillments.json"):
@@ -557,24 +558,10 @@ def test_a_resend_writes_the_same_records_into_a_new_folder(stock):
         (again["feed_id"], original["feed_id"])
     ]
     # A resend of the resend repeats the original's records.
-    third = resend(
-        stock.con,
-        again["feed_id"],
-        reference_dir=stock.reference,
-        outbox=stock.outbox,
-        run_id="resend2",
-        now=after + timedelta(hours=1),
-    )
+    third = _resend(stock, again["feed_id"], after + timedelta(hours=1))
     assert third["resend_of"] == original["feed_id"] and third["folder"] != again["folder"]
     with pytest.raises(LookupError, match="FD-999999"):
-        resend(
-            stock.con,
-            "FD-999999",
-            reference_dir=stock.reference,
-            outbox=stock.outbox,
-            run_id="x",
-            now=after,
-        )
+        _resend(stock, "FD-999999", after)
 
 
 def _cli_env(stock, monkeypatch) -> None:
@@ -690,14 +677,7 @@ def test_a_resend_writes_the_same_bytes_after_the_settings_changed(stock):
     (stock.reference / "channels.toml").write_text(
         CHANNELS_TOML.replace('location = "Edison"', 'location = "Newark"'), encoding="utf-8"
     )
-    again = resend(
-        stock.con,
-        original["feed_id"],
-        reference_dir=stock.reference,
-        outbox=stock.outbox,
-        run_id="resend",
-        now=T0 + timedelta(hours=1),
-    )
+    again = _resend(stock, original["feed_id"], T0 + timedelta(hours=1))
     assert _read(stock, again, "inventory.csv") == _read(stock, original, "inventory.csv")
     assert "Edison" in _read(stock, again, "inventory.csv")
     # New feeds use the new settings.
