@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import date
 
 import duckdb
@@ -119,3 +120,9 @@ def snapshot_rows(settings: Settings, sql: str, params: list | None = None) -> l
     """Straight from the published snapshot, as the tests' independent reading."""
     with snapshot(settings) as con:
         return con.execute(sql, params or []).fetchall()
+
+
+def shown(markdown: str) -> str:
+    """Markdown source as the reader sees it: the pages escape outside text
+    (dashboards/markdown.py), so the backslashes go."""
+    return re.sub(r"\\(.)", r"\1", str(markdown))

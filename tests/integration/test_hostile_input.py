@@ -31,6 +31,7 @@ from pipelines.lib.quality.validate import run_validation_stage
 from pipelines.lib.warehouse import connect, frame, migrate, publish_snapshot
 from pipelines.project import DASHBOARDS_DIR, Settings
 from tests.conftest import free_port
+from tests.integration.dashboard_app import shown
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
@@ -297,11 +298,6 @@ def _markdown_bodies(app: AppTest) -> list[str]:
     return bodies
 
 
-def _as_read(body: str) -> str:
-    """What a reader sees of markdown that escapes everything: the backslashes removed."""
-    return re.sub(r"\\(.)", r"\1", body)
-
-
 XSS_ORDER = direct_order(
     "XSS-1",
     customer_name=SCRIPT,
@@ -352,7 +348,7 @@ def test_the_tracking_page_shows_hostile_text_as_text(warehouse, oms_env):
     assert app.subheader[0].value.startswith("Order ")
     bodies = _markdown_bodies(app)
     assert [b for b in bodies if _RAW_TAG.search(b) or _RAW_LINK.search(b)] == []
-    assert _as_read(app.subheader[0].value) == f"Order {SCRIPT}"  # shown, as text
+    assert shown(app.subheader[0].value) == f"Order {SCRIPT}"  # shown, as text
     items = app.dataframe[-1].value  # a table cell is text, never markup
     assert list(items["Item"]) == [order["product_name"]]
 
@@ -401,8 +397,8 @@ def test_the_exception_queue_shows_a_held_orders_customer_text_as_text(warehouse
     bodies = _markdown_bodies(app)
     assert any("Ship to" in b for b in bodies)
     assert [b for b in bodies if _RAW_TAG.search(b) or _RAW_LINK.search(b)] == []
-    shown = " ".join(_as_read(b) for b in bodies)
-    assert link in shown and SCRIPT in shown  # the text itself is there, as typed
+    seen = " ".join(shown(b) for b in bodies)
+    assert link in seen and SCRIPT in seen  # the text itself is there, as typed
 
 
 # --- the Upload page -------------------------------------------------------------------------
@@ -434,8 +430,8 @@ def test_a_hostile_file_name_is_shown_as_text_on_the_upload_page(oms_env, no_dag
     bodies = _markdown_bodies(app)
     assert [b for b in bodies if _RAW_TAG.search(b) or _RAW_LINK.search(b)] == []
     # The names are there, as the user gave them, once the markdown escapes are read.
-    shown = [_as_read(b) for b in bodies]
-    assert f"Uploaded as {HOSTILE_FILE_NAME!r}; saved under a safe name." in shown
-    assert f"**{SCRIPT}.csv** refused: empty file (0 bytes). Nothing was saved." in shown
+    seen = [shown(b) for b in bodies]
+    assert f"Uploaded as {HOSTILE_FILE_NAME!r}; saved under a safe name." in seen
+    assert f"**{SCRIPT}.csv** refused: empty file (0 bytes). Nothing was saved." in seen
     # The file itself is accepted under its safe name.
     assert next(b.label for b in app.button) == "Accept the file"

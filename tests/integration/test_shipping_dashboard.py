@@ -13,7 +13,7 @@ from pipelines.lib.generator import generate
 from pipelines.lib.generator.tracking import write_demo_tracking
 from pipelines.lib.shipping import run_shipping_stage
 from pipelines.lib.warehouse import connect, frame, migrate, publish_snapshot, scalar
-from tests.integration.dashboard_app import metrics, open_page, snapshot, table
+from tests.integration.dashboard_app import metrics, open_page, shown, snapshot, table
 from tests.integration.fulfilment_figures import expected_figures
 
 SHIPPING_PAGE = "app_pages/shipping.py"
@@ -171,17 +171,17 @@ def test_why_this_service_finds_a_parcel_by_tracking_number(batch):
     app = open_page(SHIPPING_PAGE)
     app.text_input(key="quote_parcel").input(tracking_number).run()
     assert not app.exception
-    shown = app.dataframe[-1].value
-    assert len(shown) == quotes.height > 1
-    assert shown["carrier"].tolist() == quotes["carrier"].to_list()
-    assert shown["service"].tolist() == quotes["service"].to_list()
-    assert (shown["carrier"].iloc[0], shown["service"].iloc[0]) == (carrier, service)
-    assert shown["quote_rank"].iloc[0] == 1
-    assert any(parcel_id in m.value and service in m.value for m in app.markdown)
+    listed = app.dataframe[-1].value
+    assert len(listed) == quotes.height > 1
+    assert listed["carrier"].tolist() == quotes["carrier"].to_list()
+    assert listed["service"].tolist() == quotes["service"].to_list()
+    assert (listed["carrier"].iloc[0], listed["service"].iloc[0]) == (carrier, service)
+    assert listed["quote_rank"].iloc[0] == 1
+    assert any(parcel_id in shown(m.value) and service in shown(m.value) for m in app.markdown)
 
     app.text_input(key="quote_parcel").input("no-such-parcel").run()
     assert not app.exception
-    assert "no-such-parcel" in app.warning[-1].value
+    assert "no-such-parcel" in shown(app.warning[-1].value)
 
 
 def test_shipping_page_says_so_when_there_is_no_snapshot(oms_env):

@@ -3,8 +3,6 @@ read-only snapshot → ``dashboards/tracking_app.py`` (the tracking page served 
 
 from __future__ import annotations
 
-import re
-
 import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -12,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from pipelines.lib.order_lookup import ACTION_NEEDED_LABEL, HOLD_ACTIONS
 from pipelines.lib.warehouse import connect, migrate, publish_snapshot
 from pipelines.project import DASHBOARDS_DIR
+from tests.integration.dashboard_app import shown
 from tests.unit.test_order_lookup import INTERNAL, A, B, C, D, seed
 
 NOT_FOUND = (
@@ -34,12 +33,6 @@ def _submit(app: AppTest, number: str, secret: str) -> AppTest:
     app.form_submit_button[0].click().run()
     assert not app.exception
     return app
-
-
-def _shown(markdown: str) -> str:
-    """Markdown source as the reader sees it: backslash escapes (the page escapes outside
-    text: dashboards/markdown.py) removed."""
-    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def _rendered(app: AppTest) -> str:
@@ -80,7 +73,7 @@ def test_the_page_is_a_form_and_nothing_else(snapshot):
 def test_the_right_lookup_shows_the_timeline_parcels_and_backorders(snapshot, secret):
     app = _submit(_app(), "5001" if secret == "94103" else "#5001", secret)
     assert not app.error and not app.warning
-    assert _shown(app.subheader[0].value) == "Order #5001"
+    assert shown(app.subheader[0].value) == "Order #5001"
     markdown = [m.value for m in app.markdown]
     assert "**Status:** Partly shipped" in markdown
 
@@ -103,7 +96,7 @@ def test_the_right_lookup_shows_the_timeline_parcels_and_backorders(snapshot, se
     assert f"[{A['tracking']}]({url})" in parcels[0]
     assert "UPS Ground" in parcels[0]
     assert "Out for delivery" in parcels[0]
-    assert "promised by 2026-11-27" in _shown(parcels[0])
+    assert "promised by 2026-11-27" in shown(parcels[0])
     assert A["voided_tracking"] not in _rendered(app)  # a voided label is not a parcel
 
     assert backordered.to_dict("records") == [
@@ -178,7 +171,7 @@ def test_empty_inputs_do_not_look_up(snapshot):
         assert not app.error and not app.subheader and not app.dataframe
     # None of them counted as a failed lookup: the right details still work.
     _submit(app, "#5001", A["email"])
-    assert _shown(app.subheader[0].value) == "Order #5001"
+    assert shown(app.subheader[0].value) == "Order #5001"
 
 
 def test_six_failures_stop_the_lookups_for_the_session(snapshot):
@@ -194,7 +187,7 @@ def test_six_failures_stop_the_lookups_for_the_session(snapshot):
     assert not app.subheader and not app.dataframe
     assert A["tracking"] not in _rendered(app)
     # A new session starts afresh.
-    assert _shown(_submit(_app(), "#5001", A["email"]).subheader[0].value) == "Order #5001"
+    assert shown(_submit(_app(), "#5001", A["email"]).subheader[0].value) == "Order #5001"
 
 
 def test_a_successful_lookup_does_not_reset_the_brake(snapshot):
@@ -202,7 +195,7 @@ def test_a_successful_lookup_does_not_reset_the_brake(snapshot):
     for attempt in range(4):
         _submit(app, "#5001", f"guess{attempt}@example.com")
     _submit(app, "#5001", A["email"])
-    assert _shown(app.subheader[0].value) == "Order #5001"
+    assert shown(app.subheader[0].value) == "Order #5001"
     _submit(app, "#5001", "guess5@example.com")
     assert [e.value for e in app.error] == [NOT_FOUND]
     _submit(app, "#5001", A["email"])

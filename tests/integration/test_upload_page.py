@@ -15,6 +15,7 @@ from pipelines.lib.intake import ingest_inbox
 from pipelines.lib.warehouse import connect, migrate
 from pipelines.project import DASHBOARDS_DIR, get_settings
 from tests.conftest import free_port
+from tests.integration.dashboard_app import shown
 
 UPLOAD_PAGE = "app_pages/upload.py"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -30,7 +31,8 @@ def _upload_page() -> AppTest:
 
 
 def _texts(app: AppTest, kind: str) -> list[str]:
-    return [e.value for e in getattr(app, kind)]
+    """What the elements of ``kind`` say, as the reader sees it."""
+    return [shown(e.value) for e in getattr(app, kind)]
 
 
 def test_the_page_opens_on_an_empty_platform(oms_env) -> None:
@@ -107,8 +109,8 @@ def test_the_size_limit_comes_from_ops_toml_and_a_typo_is_named(oms_env, monkeyp
     (reference / "ops.toml").write_text("[upload]\nmax_mb = 5\n")
     app = _upload_page()
     assert len(app.error) == 1
-    assert "unknown setting(s) upload.max_mb" in app.error[0].value
-    assert str(reference / "ops.toml") in app.error[0].value
+    assert "unknown setting(s) upload.max_mb" in shown(app.error[0].value)
+    assert str(reference / "ops.toml") in shown(app.error[0].value)
 
 
 @pytest.fixture(autouse=True)
