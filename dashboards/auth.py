@@ -175,14 +175,21 @@ def _client() -> str:
     return address if isinstance(address, str) and address else "unknown"
 
 
-def _audit(app: str, action: str, who: str, role: str | None, detail: str | None = None):
+def _audit(
+    app: str,
+    action: str,
+    who: str,
+    role: str | None,
+    detail: str | None = None,
+    target: str | None = None,
+) -> None:
     audit.record(
         get_settings().data_dir,
         who=who,
         role=role,
         app=app,
         action=action,
-        target=None,
+        target=target,
         detail=detail,
     )
 
@@ -320,15 +327,7 @@ def user() -> User:
 def record(action: str, target: str | None = None, detail: str | None = None) -> None:
     """An ops action of this session's user in the audit trail (from the ops app)."""
     who = user()
-    audit.record(
-        get_settings().data_dir,
-        who=who.name,
-        role=who.role,
-        app="ops",
-        action=action,
-        target=target,
-        detail=detail,
-    )
+    _audit("ops", action, who.name, who.role, detail, target)
 
 
 def sign_out_button(app: str, user: User) -> None:

@@ -796,8 +796,16 @@ def _woocommerce_stock(rows: pl.DataFrame) -> Rendered:
 def render(
     con: duckdb.DuckDBPyConnection, feed: dict, settings: dict[str, ChannelSettings]
 ) -> dict[str, Rendered]:
-    """The files of ``feed`` (a channel_feeds row), from the stored records of the feed it
-    is (or repeats)."""
+    """The files of ``feed`` (a channel_feeds row) by name (:data:`FILES`), from the stored
+    records of the feed it is (or repeats)."""
+    names = FILES[(feed["channel"], feed["kind"])]
+    return dict(zip(names, _bodies(con, feed, settings), strict=True))
+
+
+def _bodies(
+    con: duckdb.DuckDBPyConnection, feed: dict, settings: dict[str, ChannelSettings]
+) -> tuple[Rendered, ...]:
+    """The feed's file bodies, in the order :data:`FILES` names them."""
     source = feed["resend_of"] or feed["feed_id"]
     channel, kind = feed["channel"], feed["kind"]
     chosen = _stored_settings(feed, settings)
@@ -808,10 +816,10 @@ def render(
             [source],
         )
         if channel == "amazon":
-            return {"inventory-loader.txt": _amazon_stock(rows, chosen)}
+            return (_amazon_stock(rows, chosen),)
         if channel == "shopify":
-            return {"inventory.csv": _shopify_stock(rows, chosen)}
-        return {"products-stock.json": _woocommerce_stock(rows)}
+            return (_shopify_stock(rows, chosen),)
+        return (_woocommerce_stock(rows),)
     rows = frame(
         con,
         f"""
@@ -821,10 +829,9 @@ def render(
         [source],
     )
     if channel == "amazon":
-        return {"shipping-confirmation.txt": _amazon_confirmations(rows)}
+        return (_amazon_confirmations(rows),)
     if channel == "shopify":
-        table, api = _shopify_confirmations(rows, chosen)
-        return {"fulfillments.csv": table, "fulfillments.json": api}
+        return _shopify_confirmations(rows, chosen)
     so_far = frame(
         con,
         f"""
@@ -836,7 +843,7 @@ def render(
         """,
         {"source": source},
     )
-    return {"orders.json": _woocommerce_confirmations(rows, so_far)}
+    return (_woocommerce_confirmations(rows, so_far),)
 
 
 def write_pending(
