@@ -16,6 +16,7 @@ import streamlit as st
 
 from pipelines.lib.files import spreadsheet_safe_frame
 from pipelines.lib.runs import run_history
+from pipelines.lib.warehouse import ops_snapshot_path
 from pipelines.project import get_settings
 
 log = logging.getLogger(__name__)
@@ -25,8 +26,13 @@ def snapshot_path() -> Path:
     return get_settings().reporting_path
 
 
-def _version() -> int | None:
-    path = snapshot_path()
+def ops_path() -> Path:
+    """The ops workspace's snapshot: full customer details of the orders it works on only."""
+    return ops_snapshot_path(get_settings().reporting_path)
+
+
+def _version(path: Path | None = None) -> int | None:
+    path = snapshot_path() if path is None else path
     return path.stat().st_mtime_ns if path.exists() else None
 
 
@@ -67,15 +73,25 @@ def _query(sql: str, params: tuple, path: str, version: int) -> pl.DataFrame:
 
 def query(sql: str, params: tuple = ()) -> pl.DataFrame | None:
     """Run a read-only query on the snapshot; None when there is no snapshot yet."""
-    version = _version()
+    return _answer(snapshot_path(), sql, params)
+
+
+def ops_query(sql: str, params: tuple = ()) -> pl.DataFrame | None:
+    """Run a read-only query on the ops snapshot (the ops workspace's pages only); None when
+    there is none yet."""
+    return _answer(ops_path(), sql, params)
+
+
+def _answer(path: Path, sql: str, params: tuple) -> pl.DataFrame | None:
+    version = _version(path)
     if version is None:
         return None
     try:
-        return _query(sql, params, str(snapshot_path()), version)
+        return _query(sql, params, str(path), version)
     except (duckdb.CatalogException, duckdb.BinderException) as exc:
         # A table or column this code expects is not in the snapshot yet: it was published
         # by an older version, and the next batch replaces it. Logged, as a typo looks alike.
-        log.warning("query not answered by the snapshot %s: %s", snapshot_path(), exc)
+        log.warning("query not answered by the snapshot %s: %s", path, exc)
         return None
 
 

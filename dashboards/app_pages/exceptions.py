@@ -33,7 +33,7 @@ RECENT_DECISIONS = 50
 settings = get_settings()
 st.title("Exception queue")
 
-holds = data.query(
+holds = data.ops_query(
     "SELECT h.order_key, o.channel, o.order_number, o.status, h.reason, h.rule, h.detail, "
     "h.opened_at, o.ordered_at, o.order_total, o.currency "
     "FROM oms.order_holds h JOIN oms.orders o USING (order_key) "
@@ -47,7 +47,7 @@ if holds is None:
     )
     st.stop()
 
-snapshot_at = datetime.fromtimestamp(data.snapshot_path().stat().st_mtime, UTC)
+snapshot_at = datetime.fromtimestamp(data.ops_path().stat().st_mtime, UTC)
 st.caption(
     f"Snapshot of {snapshot_at:%Y-%m-%d %H:%M} UTC. Decisions go to the inbox as a file; "
     "the next batch applies them."
@@ -205,10 +205,10 @@ else:
         )
         if key in waiting:
             st.warning("A decision on this order is already waiting in the inbox (below).")
-        order = data.query("SELECT * FROM oms.orders WHERE order_key = ?", (key,)).row(
+        order = data.ops_query("SELECT * FROM oms.orders WHERE order_key = ?", (key,)).row(
             0, named=True
         )
-        lines = data.query(
+        lines = data.ops_query(
             "SELECT line_no, sku, product_name, quantity, unit_price, line_discount, "
             "line_total, requires_shipping FROM oms.order_lines WHERE order_key = ? "
             "ORDER BY line_no",
@@ -409,7 +409,7 @@ else:
     )
 
 st.subheader("Recent decisions")
-recent = data.query(
+recent = data.ops_query(
     "SELECT applied_at, order_key, action, reason, field, line_no, value, note, decided_by, "
     "status, outcome FROM oms.hold_decisions ORDER BY applied_at DESC, decided_at DESC "
     f"LIMIT {RECENT_DECISIONS}"

@@ -247,12 +247,16 @@ st.caption(
     if waiting
     else "None waiting in the inbox."
 )
-recent = data.query(
+# From the ops snapshot: the phone orders still open (customer details are kept to the orders
+# ops work on; a shipped order's are in neither snapshot).
+recent = data.ops_query(
     "SELECT order_number, ordered_at, customer_name, status, order_total, currency "
     f"FROM oms.orders WHERE channel = 'phone' ORDER BY ordered_at DESC LIMIT {RECENT_ORDERS}"
 )
-if recent is None or recent.is_empty():
+if recent is None:
     st.caption("No phone order has been through a batch yet.")
+elif recent.is_empty():
+    st.caption("No phone order is open: every one has shipped or was cancelled.")
 else:
     st.dataframe(
         recent,

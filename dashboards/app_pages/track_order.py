@@ -12,6 +12,8 @@ import streamlit as st
 from dashboards import data
 from dashboards.markdown import plain as _md
 from pipelines.lib.order_lookup import OrderView, find_order
+from pipelines.lib.privacy import pii_key
+from pipelines.project import get_settings
 
 NOT_FOUND = (
     "We couldn't find an order with those details. Check the order number and the email or "
@@ -46,7 +48,7 @@ def _lookup(number: str, secret: str) -> OrderView | None:
     if con is None:
         raise _Unavailable
     try:
-        return find_order(con, number, secret)
+        return find_order(con, number, secret, pii_key(get_settings().data_dir))
     except duckdb.Error as exc:  # no oms tables yet, or an older snapshot
         raise _Unavailable from exc
     finally:
@@ -58,7 +60,7 @@ def _show(order: OrderView) -> None:
     st.markdown(f"**Status:** {_md(order.status)}")
     if order.status_note:
         st.warning(order.status_note)
-    place = ", ".join(_md(p) for p in (order.ship_city, order.ship_region, order.ship_country) if p)
+    place = ", ".join(_md(p) for p in (order.ship_region, order.ship_country) if p)
     st.caption(f"Ordered {_when(order.ordered_at)}" + (f" · shipping to {place}" if place else ""))
 
     st.markdown("#### Timeline")

@@ -13,8 +13,9 @@ from dagster_dbt import (
 )
 
 from pipelines.defs.resources import WarehouseResource
-from pipelines.lib.warehouse import publish_snapshot
-from pipelines.project import dbt_project, export_warehouse_env
+from pipelines.lib.privacy import assign_privacy_keys, pii_key
+from pipelines.lib.warehouse import ops_snapshot_path, publish_snapshot
+from pipelines.project import dbt_project, export_warehouse_env, get_settings
 
 DBT_PROJECT = dbt_project()
 
@@ -41,6 +42,11 @@ class OmsDbtTranslator(DagsterDbtTranslator):
 def dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ):
+    # The marts see customers only as keyed hashes: orders new since the last build get theirs
+    # first (the key stays out of dbt, its logs and its artifacts).
+    with warehouse.connect() as con:
+        keyed = assign_privacy_keys(con, pii_key(get_settings().data_dir))
+    context.log.info("customer keys computed for %s order(s)", keyed)
     export_warehouse_env(Path(warehouse.path))
     yield from dbt.cli(["build"], context=context).stream()
 
@@ -48,7 +54,9 @@ def dbt_models(
 @dg.asset(
     deps=[dbt_models],
     group_name="analytics",
-    description="data/warehouse/reporting.duckdb: read-only copy the dashboards read.",
+    description="data/warehouse/reporting.duckdb: read-only copy the dashboards read, without "
+    "customers' personal data; and ops.duckdb beside it, the full details of the orders the ops "
+    "workspace works on.",
 )
 def reporting_snapshot(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
@@ -57,6 +65,7 @@ def reporting_snapshot(warehouse: WarehouseResource) -> dg.MaterializeResult:
         metadata={
             "tables": len(counts),
             "path": warehouse.reporting_path,
+            "ops_path": str(ops_snapshot_path(warehouse.reporting_path)),
             **{k: dg.MetadataValue.int(v) for k, v in counts.items() if k.startswith("analytics.")},
         }
     )

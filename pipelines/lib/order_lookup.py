@@ -16,6 +16,9 @@ Matching rules (:func:`find_order`):
 - the secret matches the order's email (trimmed, case-insensitive) or its ship postal code
   (spaces and hyphens ignored, case-insensitive; a US ZIP+4 on the order also matches the
   5-digit ZIP the customer types);
+- the snapshot keeps neither the email nor the full postal code, only their keyed hashes
+  (``email_key``, ``postal_key``: :mod:`pipelines.lib.privacy`), so what the customer types is
+  hashed with the same key and the hashes are compared;
 - both must be non-empty; several orders may share a number across channels, and only the one
   whose secret matches is returned. If more than one still matches, the lookup is ambiguous
   and returns None, as every other failure does: callers show one generic "not found".
@@ -29,6 +32,8 @@ from datetime import UTC, date, datetime
 from urllib.parse import quote
 
 import duckdb
+
+from pipelines.lib.privacy import email_lookup_value, keyed_hash, lookup_postal_keys
 
 # --- constants others reuse --------------------------------------------------------------
 
@@ -177,7 +182,7 @@ class OrderView:
     #: What the customer can do about a hold (None when there is nothing to do).
     status_note: str | None
     ordered_at: datetime
-    ship_city: str | None
+    #: Where it goes, as broadly as the snapshot knows it (no city or street).
     ship_region: str | None
     ship_country: str | None
     lines: tuple[Line, ...]
@@ -209,11 +214,6 @@ def normalise_order_number(value: str | None) -> str:
     return text.upper()
 
 
-def normalise_postal_code(value: str | None) -> str:
-    """Upper-case without spaces or hyphens ('94103-1234' → '941031234')."""
-    return re.sub(r"[\s\-]", "", value or "").upper()
-
-
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -232,47 +232,43 @@ def _hold_label(reasons: list[str]) -> tuple[str, str | None]:
     return UNDER_REVIEW_LABEL, None
 
 
-# SQL: the same normalisation as the helpers above, on the stored values.
+# SQL: the same normalisation as the helper above, on the stored values. The email and
+# postal code are matched through their keyed hashes: the snapshot holds no email or full
+# postal code (pipelines/lib/privacy.py).
 _NUMBER_SQL = "upper(trim(regexp_replace(trim(order_number), '^#', '')))"
-_POSTAL_SQL = "upper(regexp_replace(coalesce(ship_postal_code, ''), '[\\s\\-]', '', 'g'))"
 
 _FIND_SQL = f"""
-    SELECT order_key, order_number, status, ordered_at, ship_city, ship_region, ship_country
+    SELECT order_key, order_number, status, ordered_at, ship_region, ship_country
     FROM oms.orders
     WHERE order_number IS NOT NULL
       AND {_NUMBER_SQL} = $number
-      AND (
-            ($email IS NOT NULL AND lower(trim(coalesce(email, ''))) = $email)
-         OR ($postal IS NOT NULL AND (
-                {_POSTAL_SQL} = $postal
-             OR (upper(coalesce(ship_country, '')) = 'US'
-                 AND regexp_full_match({_POSTAL_SQL}, '[0-9]{{9}}')
-                 AND left({_POSTAL_SQL}, 5) = $postal)))
-      )
+      AND (email_key = $email OR postal_key = $postal OR postal5_key = $zip5)
     LIMIT 2
 """
 
 
-def find_order(con: duckdb.DuckDBPyConnection, order_number: str, secret: str) -> OrderView | None:
+def find_order(
+    con: duckdb.DuckDBPyConnection, order_number: str, secret: str, key: bytes
+) -> OrderView | None:
     """The order with this number whose email or postal code is ``secret``; None otherwise.
 
+    ``key`` is the platform's customer-hash key (:func:`pipelines.lib.privacy.pii_key`).
     None for empty input, an unknown number, a wrong secret and an ambiguous match alike.
     """
     number = normalise_order_number(order_number)
-    email = (secret or "").strip().lower()
-    postal = normalise_postal_code(secret)
+    email = email_lookup_value(secret)
     if not number or not email:
         return None
-    rows = con.execute(
-        _FIND_SQL, {"number": number, "email": email, "postal": postal or None}
-    ).fetchall()
+    postal, zip5 = lookup_postal_keys(key, secret)
+    params = {"number": number, "email": keyed_hash(key, f"email:{email}"), "postal": postal}
+    rows = con.execute(_FIND_SQL, {**params, "zip5": zip5}).fetchall()
     if len(rows) != 1:
         return None
-    key, shown_number, status, ordered_at, city, region, country = rows[0]
-    return _view(con, key, shown_number, status, ordered_at, city, region, country)
+    order_key, shown_number, status, ordered_at, region, country = rows[0]
+    return _view(con, order_key, shown_number, status, ordered_at, region, country)
 
 
-def _view(con, key, shown_number, status, ordered_at, city, region, country) -> OrderView:
+def _view(con, key, shown_number, status, ordered_at, region, country) -> OrderView:
     open_reasons = [
         r
         for (r,) in con.execute(
@@ -344,7 +340,6 @@ def _view(con, key, shown_number, status, ordered_at, city, region, country) -> 
         status=label,
         status_note=note,
         ordered_at=_utc(ordered_at),
-        ship_city=city,
         ship_region=region,
         ship_country=country,
         lines=lines,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 #: Bumped whenever a table or column is added; recorded in ``raw.schema_version``.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 MONEY = "DECIMAL(18,2)"
 
@@ -337,6 +337,48 @@ ORDERS = Table(
             "When validation last judged the order; older than updated_at means due again.",
         ),
         *_lineage(),
+        # Privacy (pipelines/lib/privacy.py): keyed hashes, so analysts and the tracking page
+        # work without the personal fields; set before every analytics build.
+        Column(
+            "customer_key",
+            "VARCHAR",
+            "The customer, as a keyed hash (HMAC-SHA256 with OMS_PII_KEY) of the normalised "
+            "email, else phone, else name and postal code; null when the order gives none of "
+            "them, or after erasure.",
+        ),
+        Column(
+            "identified_by",
+            "VARCHAR",
+            "What customer_key hashes: email, phone or name_postal_code; erased after erasure.",
+        ),
+        Column(
+            "ship_postal_prefix",
+            "VARCHAR",
+            "The postal code's first three characters (UK: the outward code): geography for "
+            "analysts without the street.",
+        ),
+        Column("email_key", "VARCHAR", "Keyed hash of the email (the tracking page's lookup)."),
+        Column(
+            "postal_key",
+            "VARCHAR",
+            "Keyed hash of the normalised ship-to postal code: the tracking page's lookup.",
+        ),
+        Column(
+            "postal5_key",
+            "VARCHAR",
+            "US ZIP+4 only: keyed hash of its 5-digit ZIP, which the tracking page accepts too.",
+        ),
+        Column(
+            "keyed_at",
+            "TIMESTAMPTZ",
+            "The order's updated_at when the keys above were computed (differs: due again).",
+        ),
+        Column(
+            "erased_at",
+            "TIMESTAMPTZ",
+            "When the customer's personal fields were erased (oms forget-customer); a later "
+            "export of the order never brings them back.",
+        ),
     ),
     primary_key=("order_key",),
 )
@@ -1046,6 +1088,44 @@ CHANNEL_STOCK = Table(
     primary_key=("feed_id", "sku"),
 )
 
+ERASURES = Table(
+    "oms",
+    "erasures",
+    "Customers forgotten on request (oms forget-customer): one row per erasure and order. "
+    "subject_key lets a later order of the same person start a new customer, visibly.",
+    (
+        Column("erasure_id", "VARCHAR", "ER-<UTC time>-<hash>, one per request.", False),
+        Column("order_key", "VARCHAR", "An order whose personal fields were erased.", False),
+        Column(
+            "subject_key",
+            "VARCHAR",
+            "The erased customer's keyed hash (customer_key before erasure).",
+        ),
+        Column(
+            "matched_by", "VARCHAR", "How the request named the customer: email or order.", False
+        ),
+        Column("requested_by", "VARCHAR", "Who ran the erasure.", False),
+        Column("erased_at", "TIMESTAMPTZ", "When the warehouse rows were blanked.", False),
+        Column("files_done_at", "TIMESTAMPTZ", "When the files were rewritten or removed."),
+    ),
+    primary_key=("erasure_id", "order_key"),
+)
+
+ERASURE_FILES = Table(
+    "oms",
+    "erasure_files",
+    "What each erasure did to the files holding the customer's data.",
+    (
+        Column("erasure_id", "VARCHAR", "Erasure.", False),
+        Column("path", "VARCHAR", "The file.", False),
+        Column("action", "VARCHAR", "rewritten, removed or needs_review.", False),
+        Column("kind", "VARCHAR", "channel_export, mail, labels, manifest, ...", False),
+        Column("detail", "VARCHAR", "What was done, or what a person must still do."),
+        Column("at", "TIMESTAMPTZ", "When.", False),
+    ),
+    primary_key=("erasure_id", "path"),
+)
+
 TABLES: tuple[Table, ...] = (
     FILES,
     ORDERS,
@@ -1075,6 +1155,8 @@ TABLES: tuple[Table, ...] = (
     CHANNEL_FEEDS,
     CHANNEL_CONFIRMATIONS,
     CHANNEL_STOCK,
+    ERASURES,
+    ERASURE_FILES,
 )
 SCHEMAS: tuple[str, ...] = ("raw", "oms", "quality", "analytics")
 

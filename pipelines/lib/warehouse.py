@@ -12,7 +12,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.lib.privacy import assign_privacy_keys, ops_selects, pii_key, reporting_selects
 from pipelines.lib.schema import SCHEMA_VERSION, SCHEMAS, TABLES, Table
+from pipelines.project import get_settings
 
 #: Catalog name the warehouse file is attached under. The file is ``oms.duckdb`` and one of
 #: its schemas is ``oms``; opened directly, ``oms.orders`` would be ambiguous.
@@ -127,36 +129,70 @@ def migrate(con: duckdb.DuckDBPyConnection, tables: tuple[Table, ...] = TABLES) 
     return changes
 
 
-def publish_snapshot(
-    con: duckdb.DuckDBPyConnection, target: Path, schemas: tuple[str, ...] = ("oms", "analytics")
-) -> dict[str, int]:
-    """Copy the reporting tables into a new file, then rename it over ``target``.
+#: The ops workspace's snapshot, beside the reporting one.
+OPS_SNAPSHOT = "ops.duckdb"
 
-    Readers of ``target`` see either the old snapshot or the new one, never a half-written
-    file; views are materialised so the snapshot stands alone. Returns rows per table.
-    """
+
+def ops_snapshot_path(reporting_path: Path | str) -> Path:
+    return Path(reporting_path).with_name(OPS_SNAPSHOT)
+
+
+def _publish(
+    con: duckdb.DuckDBPyConnection, target: Path, setup: list[str], selects: dict[str, str]
+) -> dict[str, int]:
+    """Write each ``schema.table`` of ``selects`` (its SELECT) into a new file, then rename
+    it over ``target``: readers see the old file or the new one, never a half-written one."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     alias = "snapshot_out"
     counts: dict[str, int] = {}
+    for sql in setup:
+        con.execute(sql)
     con.execute(f"ATTACH '{tmp}' AS {alias}")
     try:
-        objects = con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_catalog = current_database() AND table_schema IN "
-            f"({', '.join('?' for _ in schemas)}) ORDER BY 1, 2",
-            list(schemas),
-        ).fetchall()
-        for schema, name in objects:
+        for qualified, select in selects.items():
+            schema, name = qualified.split(".", 1)
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {alias}.{schema}")
-            con.execute(
-                f'CREATE OR REPLACE TABLE {alias}.{schema}."{name}" AS '
-                f'SELECT * FROM {schema}."{name}"'
-            )
-            counts[f"{schema}.{name}"] = scalar(
-                con, f'SELECT count(*) FROM {alias}.{schema}."{name}"'
-            )
+            con.execute(f'CREATE OR REPLACE TABLE {alias}.{schema}."{name}" AS {select}')
+            counts[qualified] = scalar(con, f'SELECT count(*) FROM {alias}.{schema}."{name}"')
     finally:
         con.execute(f"DETACH {alias}")
     os.replace(tmp, target)
     return counts
+
+
+def publish_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    target: Path,
+    schemas: tuple[str, ...] = ("oms", "analytics"),
+    *,
+    key: bytes | None = None,
+) -> dict[str, int]:
+    """Publish the reporting snapshot the dashboards read: every table and view of
+    ``schemas``, materialised so it stands alone, with customers' personal data left out
+    (:func:`pipelines.lib.privacy.reporting_selects`). Returns rows per table.
+
+    Orders not keyed yet get their keyed hashes first (``key``, by default the platform's:
+    :func:`pipelines.lib.privacy.pii_key`). The ops workspace's snapshot
+    (:func:`publish_ops_snapshot`) is published beside it.
+    """
+    if key is None:
+        key = pii_key(get_settings().data_dir)
+    assign_privacy_keys(con, key)
+    objects = con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_catalog = current_database() AND table_schema IN "
+        f"({', '.join('?' for _ in schemas)}) ORDER BY 1, 2",
+        list(schemas),
+    ).fetchall()
+    setup, selects = reporting_selects(objects)
+    counts = _publish(con, target, setup, selects)
+    publish_ops_snapshot(con, ops_snapshot_path(target))
+    return counts
+
+
+def publish_ops_snapshot(con: duckdb.DuckDBPyConnection, target: Path) -> dict[str, int]:
+    """Publish the ops workspace's snapshot: full customer details, of the orders it works on
+    only (:func:`pipelines.lib.privacy.ops_selects`)."""
+    setup, selects = ops_selects()
+    return _publish(con, target, setup, selects)

@@ -17,6 +17,7 @@ import email
 import email.policy
 import io
 import re
+import secrets
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
@@ -27,6 +28,7 @@ from pipelines.lib.intake import ingest_inbox
 from pipelines.lib.notifications import run_notifications_stage
 from pipelines.lib.ops_files import DIRECT_COLUMNS, Decision, write_decisions
 from pipelines.lib.order_lookup import find_order
+from pipelines.lib.privacy import assign_privacy_keys
 from pipelines.lib.quality.validate import run_validation_stage
 from pipelines.lib.warehouse import connect, frame, migrate, publish_snapshot
 from pipelines.project import DASHBOARDS_DIR, Settings
@@ -230,13 +232,15 @@ def test_sql_fragments_are_stored_verbatim_and_change_nothing_else(warehouse):
         assert line.select("sku", "product_name").row(0) == (given["sku"], given["product_name"])
 
     # The customer lookup finds each by its number and such an email, and only that one.
-    with connect(warehouse.path, read_only=True) as con:
+    key = secrets.token_bytes(24)
+    with connect(warehouse.path) as con:
+        assign_privacy_keys(con, key)
         for given in HOSTILE:
-            found = find_order(con, f"  #{given['order_id']} ", given["email"].upper())
+            found = find_order(con, f"  #{given['order_id']} ", given["email"].upper(), key)
             assert found is not None and found.number == given["order_id"]
             assert [line.name for line in found.lines] == [given["product_name"]]
-        assert find_order(con, SQL_DROP, HOSTILE[1]["email"]) is None
-        assert find_order(con, "P-1", "' OR '1'='1") is None
+        assert find_order(con, SQL_DROP, HOSTILE[1]["email"], key) is None
+        assert find_order(con, "P-1", "' OR '1'='1", key) is None
 
 
 def test_an_ops_decision_full_of_sql_is_applied_as_text(warehouse):

@@ -1,31 +1,27 @@
 {#-
-    One row per customer recognised across orders and channels (int_orders__customer_keys: by
-    email, else phone, else name and postal code). Contact details are those of the customer's
-    latest order. Orders without any of the three belong to no customer.
+    One row per customer recognised across orders and channels (customer_key, which the
+    platform sets: a keyed hash of the email, else phone, else name and postal code). No
+    contact details: the geography is the latest order's country, region and postal prefix.
+    Orders without any of the three (or whose customer was erased) belong to no customer.
 -#}
 with keyed as (
     select
         orders.*,
-        customer_keys.customer_key,
-        customer_keys.identified_by,
         fx.fx_rate,
         -- An exchange's replacement order is no purchase: it counts apart.
         orders.channel != 'exchange' as is_purchase
-    from {{ ref('int_orders__customer_keys') }} as customer_keys
-    inner join {{ ref('stg_oms__orders') }} as orders on customer_keys.order_key = orders.order_key
-    left join {{ ref('int_orders__reporting_fx') }} as fx on customer_keys.order_key = fx.order_key
-    where customer_keys.customer_key is not null
+    from {{ ref('stg_oms__orders') }} as orders
+    left join {{ ref('int_orders__reporting_fx') }} as fx on orders.order_key = fx.order_key
+    where orders.customer_key is not null
 ),
 
 customers as (
     select
         customer_key,
         any_value(identified_by) as identified_by,
-        arg_max(customer_name, ordered_at) as customer_name,
-        arg_max(email, ordered_at) as email,
-        arg_max(phone, ordered_at) as phone,
         arg_max(ship_country, ordered_at) as ship_country,
-        arg_max(ship_postal_code, ordered_at) as ship_postal_code,
+        arg_max(ship_region, ordered_at) as ship_region,
+        arg_max(ship_postal_prefix, ordered_at) as ship_postal_prefix,
         arg_min(channel, ordered_at) filter (where is_purchase) as first_channel,
         min(ordered_at) filter (where is_purchase) as first_ordered_at,
         max(ordered_at) filter (where is_purchase) as last_ordered_at,

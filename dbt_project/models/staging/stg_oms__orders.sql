@@ -30,13 +30,11 @@ renamed as (
         received_at,
         updated_at,
         validated_at,
-        -- Added for dim_customers and slicing; appended so earlier columns keep their places.
-        customer_name,
-        email,
-        phone,
-        ship_name,
-        ship_city,
-        ship_postal_code,
+        -- The customer as a keyed hash and the postal prefix (pipelines/lib/privacy.py): the
+        -- marts carry no name, email, phone or street.
+        customer_key,
+        identified_by,
+        ship_postal_prefix,
         payment_method,
         ship_by,
         fulfilled_by_channel,

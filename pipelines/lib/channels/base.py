@@ -12,7 +12,20 @@ import polars as pl
 from pipelines.lib.schema import ORDER_LINES, ORDERS
 
 #: Columns the intake fills in itself; adapters leave them out.
-INTAKE_ORDER_COLUMNS = ("received_at", "updated_at", "run_id")
+INTAKE_ORDER_COLUMNS = (
+    "received_at",
+    "updated_at",
+    "run_id",
+    # Privacy keys and erasure (pipelines/lib/privacy.py, erasure.py): never from a file.
+    "customer_key",
+    "identified_by",
+    "ship_postal_prefix",
+    "email_key",
+    "postal_key",
+    "postal5_key",
+    "keyed_at",
+    "erased_at",
+)
 INTAKE_LINE_COLUMNS = ("run_id",)
 
 ADAPTER_ORDER_COLUMNS = tuple(c for c in ORDERS.column_names if c not in INTAKE_ORDER_COLUMNS)

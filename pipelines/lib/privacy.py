@@ -1,0 +1,423 @@
+"""Customer data kept to need: the keyed hash, the personal fields, postal prefixes.
+
+Analysts and the reporting snapshot see customers only as a **keyed hash** (HMAC-SHA256 with
+``OMS_PII_KEY``): stable across orders and channels, useless without the key, and computed
+in DuckDB so a million orders take a second. Geography is the ship-to region and a **postal
+prefix** (the first three characters; the outward code in the UK), never a street.
+
+The key comes from the environment. Without one, outside production, a random key is made
+once in ``<data>/secrets/pii.key`` (mode 600) so a fresh machine runs; production refuses to
+start without ``OMS_PII_KEY``. Changing the key changes every customer key from the next
+batch on (analysts would see the same people as new customers): set it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+KEY_ENV = "OMS_PII_KEY"
+#: Under the data folder, when the environment gives no key (dev and test only).
+KEY_FILE = Path("secrets") / "pii.key"
+#: Shortest key accepted from the environment (characters).
+MIN_KEY_LENGTH = 16
+#: Hex digits kept of a keyed hash (128 bits: no collision among any realistic customers).
+HASH_HEX = 32
+
+#: Fields of oms.orders that are personal: blanked on erasure, absent from the snapshot and
+#: the marts. The postal code is cut to its prefix instead (POSTAL_PREFIX_SQL).
+PERSONAL_ORDER_FIELDS = (
+    "customer_name",
+    "email",
+    "phone",
+    "ship_name",
+    "ship_company",
+    "ship_address1",
+    "ship_address2",
+    "ship_city",
+    "notes",
+)
+#: Hold-decision fields whose corrected values are personal (hold_decisions.field).
+PERSONAL_DECISION_FIELDS = (*PERSONAL_ORDER_FIELDS, "ship_postal_code")
+#: What a scrubbed value in free text becomes.
+ERASED = "[erased]"
+
+
+class MissingKey(RuntimeError):
+    """Production without ``OMS_PII_KEY``."""
+
+
+def pii_key(data_dir: Path, environ: dict[str, str] | None = None) -> bytes:
+    """The keyed-hash key: ``OMS_PII_KEY``, else (not in production) the local key file."""
+    env = os.environ if environ is None else environ
+    value = (env.get(KEY_ENV) or "").strip()
+    if value:
+        if len(value) < MIN_KEY_LENGTH:
+            raise MissingKey(f"{KEY_ENV} is too short: give at least {MIN_KEY_LENGTH} characters")
+        return value.encode("utf-8")
+    if env.get("OMS_ENV") == "prod":
+        raise MissingKey(
+            f"{KEY_ENV} is not set: production needs the customer-hash key from the "
+            "environment (deploy/secrets.example.env)"
+        )
+    path = Path(data_dir) / KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+        try:  # two processes at once: the first key made wins, the other is dropped
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        log.warning("%s not set: made a local customer-hash key in %s", KEY_ENV, path)
+    return path.read_text("utf-8").strip().encode("utf-8")
+
+
+def keyed_hash(key: bytes, value: str) -> str:
+    """The keyed hash of ``value`` in Python (the same as the SQL macro ``pii_hash``)."""
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:HASH_HEX]
+
+
+def _blob(data: bytes) -> str:
+    return "'" + "".join(f"\\x{b:02x}" for b in data) + "'::BLOB"
+
+
+def install_hash(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """Define the temporary macro ``pii_hash(text)`` on ``con``: HMAC-SHA256 with ``key``.
+
+    The key lives only in this connection's temporary catalogue, never in a stored object.
+    """
+    block = hashlib.sha256(key).digest() if len(key) > 64 else key
+    block = block.ljust(64, b"\0")
+    inner = _blob(bytes(b ^ 0x36 for b in block))
+    outer = _blob(bytes(b ^ 0x5C for b in block))
+    con.execute(
+        "CREATE OR REPLACE TEMP MACRO pii_hash(v) AS "
+        f"left(sha256({outer} || unhex(sha256({inner} || encode(v)))), {HASH_HEX})"
+    )
+
+
+def normalised_postal_sql(code: str) -> str:
+    """A postal code upper-cased without spaces or hyphens ('94103-1234' → '941031234')."""
+    return f"upper(regexp_replace(coalesce({code}, ''), '[\\s\\-]', '', 'g'))"
+
+
+def postal_prefix_sql(code: str, country: str) -> str:
+    """The postal prefix of ``code``: the outward code in the UK, else three characters.
+
+    Three characters are a US sectional centre or a Canadian forward sortation area: a
+    region of tens of thousands of households, never one street.
+    """
+    norm = normalised_postal_sql(code)
+    return (
+        f"CASE WHEN nullif({norm}, '') IS NULL THEN NULL "
+        f"WHEN upper(coalesce({country}, '')) IN ('GB', 'UK') AND length({norm}) > 4 "
+        f"THEN left({norm}, length({norm}) - 3) "
+        f"ELSE left({norm}, 3) END"
+    )
+
+
+def zip5_sql(code: str, country: str) -> str:
+    """A US ZIP+4's five-digit ZIP, else NULL: the tracking page accepts the ZIP alone."""
+    norm = normalised_postal_sql(code)
+    return (
+        f"CASE WHEN upper(coalesce({country}, '')) = 'US' "
+        f"AND regexp_full_match({norm}, '[0-9]{{9}}') THEN left({norm}, 5) END"
+    )
+
+
+def lookup_postal_keys(key: bytes, secret: str) -> tuple[str | None, str | None]:
+    """(postal_key, postal5_key) a typed postal code would match: its normalised form, and a
+    five-digit ZIP as the ZIP of a stored ZIP+4. None where nothing can match."""
+    norm = re.sub(r"[\s\-]", "", secret or "").upper()
+    if not norm:
+        return None, None
+    zip5 = keyed_hash(key, f"zip5:{norm}") if re.fullmatch(r"[0-9]{5}", norm) else None
+    return keyed_hash(key, f"postal:{norm}"), zip5
+
+
+def email_lookup_value(secret: str) -> str:
+    """An email as it is matched: trimmed and lower-cased."""
+    return (secret or "").strip().lower()
+
+
+#: What an erasure can do to a file.
+FILE_ACTIONS = ("rewritten", "removed", "needs_review")
+
+
+@dataclass(frozen=True)
+class FileAction:
+    """What an erasure did to one file holding the customer's data.
+
+    ``action``: ``rewritten`` (the customer's fields blanked, everyone else's kept),
+    ``removed`` (the file held only this customer, or cannot be rewritten: deleted) or
+    ``needs_review`` (it mentions the customer but cannot be read safely; left as it is).
+    """
+
+    path: str
+    action: str
+    kind: str
+    detail: str
+
+
+# --- keys on the orders ----------------------------------------------------------------------
+
+#: The customer's identity, in order of preference (the same person across channels):
+#: 1. email, trimmed and lower-cased (anything with an @ between two characters);
+#: 2. else phone, digits only, a leading 1 dropped from 11 digits (the North American +1, so
+#:    "+1 555-123-4567" and "(555) 123-4567" match); at least 7 digits;
+#: 3. else the buyer's (else the recipient's) name, lower-cased with spaces collapsed, with
+#:    the ship-to postal code upper-cased without spaces.
+_IDENTITY_SQL = """
+    WITH normalised AS (
+        SELECT order_key,
+               CASE WHEN lower(trim(email)) LIKE '_%@_%' THEN lower(trim(email)) END AS email_norm,
+               regexp_replace(coalesce(phone, ''), '[^0-9]', '', 'g') AS phone_digits,
+               nullif(lower(trim(regexp_replace(
+                   coalesce(customer_name, ship_name, ''), '\\s+', ' ', 'g'))), '') AS name_norm,
+               nullif(upper(regexp_replace(coalesce(ship_postal_code, ''), '\\s', '', 'g')), '')
+                   AS postal_norm,
+               nullif({postal}, '') AS lookup_postal,
+               {zip5} AS zip5,
+               {postal_prefix} AS postal_prefix
+        FROM oms.orders
+        WHERE erased_at IS NULL AND keyed_at IS DISTINCT FROM updated_at
+    ),
+    phones AS (
+        SELECT *,
+               CASE WHEN length(phone_digits) = 11 AND phone_digits LIKE '1%'
+                        THEN phone_digits[2:]
+                    WHEN length(phone_digits) >= 7 THEN phone_digits END AS phone_norm
+        FROM normalised
+    ),
+    identified AS (
+        SELECT *,
+               CASE WHEN email_norm IS NOT NULL THEN 'email'
+                    WHEN phone_norm IS NOT NULL THEN 'phone'
+                    WHEN name_norm IS NOT NULL AND postal_norm IS NOT NULL
+                        THEN 'name_postal_code' END AS identified_by,
+               coalesce(email_norm, phone_norm, name_norm || '|' || postal_norm) AS identity
+        FROM phones
+    ),
+    hashed AS (
+        SELECT *, pii_hash(identified_by || ':' || identity) AS subject_key FROM identified
+    ),
+    forgotten AS (  -- a person erased before: their new orders start a new customer
+        SELECT subject_key, count(DISTINCT erasure_id) AS times
+        FROM oms.erasures WHERE subject_key IS NOT NULL GROUP BY subject_key
+    )
+    SELECT h.order_key, h.identified_by, h.postal_prefix,
+           CASE WHEN h.identity IS NULL THEN NULL
+                WHEN f.times IS NULL THEN h.subject_key
+                ELSE pii_hash(h.identified_by || ':' || h.identity || '#' || f.times) END
+               AS customer_key,
+           h.subject_key, f.times IS NOT NULL AS after_erasure,
+           CASE WHEN h.email_norm IS NOT NULL THEN pii_hash('email:' || h.email_norm) END
+               AS email_key,
+           CASE WHEN h.lookup_postal IS NOT NULL THEN pii_hash('postal:' || h.lookup_postal) END
+               AS postal_key,
+           CASE WHEN h.zip5 IS NOT NULL THEN pii_hash('zip5:' || h.zip5) END AS postal5_key
+    FROM hashed h LEFT JOIN forgotten f USING (subject_key)
+"""
+
+
+def identity_sql() -> str:
+    return _IDENTITY_SQL.format(
+        postal=normalised_postal_sql("ship_postal_code"),
+        zip5=zip5_sql("ship_postal_code", "ship_country"),
+        postal_prefix=postal_prefix_sql("ship_postal_code", "ship_country"),
+    )
+
+
+def assign_privacy_keys(con: duckdb.DuckDBPyConnection, key: bytes) -> int:
+    """Set the keyed hashes (and postal prefix) of every order new or changed since they were
+    last computed.
+
+    Orders of a customer erased before get a new customer key (the hash also covers how many
+    times they were erased) and an event saying so: a returning customer is never silently
+    joined to the history they asked to be forgotten. Returns the orders keyed.
+    """
+    from pipelines.lib.warehouse import transaction  # warehouse imports this module
+
+    install_hash(con, key)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE privacy_keys AS {identity_sql()}")
+    keyed = con.execute("SELECT count(*) FROM privacy_keys").fetchall()[0][0]
+    if not keyed:
+        con.execute("DROP TABLE privacy_keys")
+        return 0
+    try:
+        with transaction(con):
+            con.execute(
+                """
+                UPDATE oms.orders AS o
+                SET customer_key = k.customer_key, identified_by = k.identified_by,
+                    ship_postal_prefix = k.postal_prefix,
+                    email_key = k.email_key, postal_key = k.postal_key,
+                    postal5_key = k.postal5_key, keyed_at = o.updated_at
+                FROM privacy_keys k WHERE o.order_key = k.order_key
+                """,
+            )
+            con.execute(
+                """
+                INSERT INTO oms.order_events BY NAME
+                SELECT md5(k.order_key || '|customer_previously_erased') AS event_id, k.order_key,
+                       'customer_previously_erased' AS event, o.updated_at AS "at",
+                       'this customer asked to be forgotten before; the order starts a new '
+                       || 'customer record, not linked to the erased orders' AS detail,
+                       o.run_id
+                FROM privacy_keys k JOIN oms.orders o USING (order_key)
+                WHERE k.after_erasure AND md5(k.order_key || '|customer_previously_erased')
+                    NOT IN (SELECT event_id FROM oms.order_events
+                            WHERE event = 'customer_previously_erased')
+                """
+            )
+    finally:
+        con.execute("DROP TABLE IF EXISTS privacy_keys")
+    return keyed
+
+
+# --- what the snapshots carry ----------------------------------------------------------------
+
+#: Events whose detail can quote what a customer or ops typed (hold findings, corrections,
+#: decision notes). Carrier scan locations in tracking events are the carrier's, and kept.
+FREE_TEXT_EVENTS = ("on_hold", "corrected", "hold_released", "cancelled")
+_EMAIL_RE = r"[^\s\"'<>(),;:]+@[^\s\"'<>(),;:]+\.[A-Za-z]{2,}"
+_PHONE_RE = r"\+?[0-9][0-9 ().\-]{5,}[0-9]"
+#: Tables the reporting snapshot leaves out: the erasure register names who was forgotten.
+NOT_PUBLISHED = ("oms.erasures", "oms.erasure_files")
+#: Personal columns of oms.orders the reporting snapshot leaves out (ship_postal_prefix and the
+#: keyed hashes stay).
+_ORDERS_LEFT_OUT = (*PERSONAL_ORDER_FIELDS, "ship_postal_code")
+
+
+def scrub_sql(text: str, person: str, *, phones: bool = False) -> str:
+    """SQL for ``text`` with the order's own personal values (columns of ``person``) and any
+    email address replaced; with ``phones``, any phone-like number too (free text only:
+    tracking numbers and file names in system text look like phone numbers)."""
+    out = text
+    for f in PERSONAL_DECISION_FIELDS:
+        value = f"{person}.{f}"
+        # chr(0) never occurs in text: a short or missing value replaces nothing.
+        out = f"replace({out}, CASE WHEN length({value}) >= 3 THEN {value} ELSE chr(0) END, "
+        out += f"'{ERASED}')"
+    out = f"regexp_replace({out}, {_literal(_EMAIL_RE)}, '{ERASED}', 'g')"
+    if phones:
+        out = f"regexp_replace({out}, {_literal(_PHONE_RE)}, '{ERASED}', 'g')"
+    return out
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _personal_fields_pattern() -> str:
+    return "|".join(PERSONAL_DECISION_FIELDS)
+
+
+def reporting_selects(tables: list[tuple[str, str]]) -> tuple[list[str], dict[str, str]]:
+    """(setup statements, SELECT per published table) for the reporting snapshot.
+
+    The setup makes ``snapshot_people``: the personal values of the orders whose free text
+    may quote them, so the scrubbing joins a small table, not every order.
+    """
+    fields = ", ".join(PERSONAL_DECISION_FIELDS)
+    events = ", ".join(f"'{e}'" for e in FREE_TEXT_EVENTS)
+    setup = [
+        f"""
+        CREATE OR REPLACE TEMP TABLE snapshot_people AS
+        SELECT order_key, {fields} FROM oms.orders
+        WHERE order_key IN (
+            SELECT order_key FROM oms.order_events WHERE event IN ({events})
+            UNION SELECT order_key FROM oms.order_holds
+            UNION SELECT order_key FROM oms.hold_decisions
+            UNION SELECT order_key FROM oms.returns WHERE note IS NOT NULL
+            UNION SELECT order_key FROM oms.return_inspections WHERE note IS NOT NULL)
+        """
+    ]
+    left_out = ", ".join(_ORDERS_LEFT_OUT)
+    field_re = f"^({_personal_fields_pattern()}) corrected from "
+    personal_field = f"lower(d.field) IN ({', '.join(repr(f) for f in PERSONAL_DECISION_FIELDS)})"
+    special = {
+        "oms.orders": f"SELECT * EXCLUDE ({left_out}) FROM oms.orders",
+        "oms.order_events": f"""
+            SELECT e.* REPLACE (
+                CASE WHEN e.event NOT IN ({events}) THEN e.detail
+                     WHEN e.event = 'corrected' AND regexp_matches(e.detail, '{field_re}')
+                         THEN regexp_extract(e.detail, '^([a-z0-9_]+)', 1)
+                              || ' corrected (personal data: values not shown)'
+                     ELSE {scrub_sql("e.detail", "p")} END AS detail)
+            FROM oms.order_events e LEFT JOIN snapshot_people p USING (order_key)
+        """,
+        "oms.order_holds": f"""
+            SELECT h.* REPLACE ({scrub_sql("h.detail", "p")} AS detail,
+                                {scrub_sql("h.resolution_note", "p", phones=True)}
+                                    AS resolution_note)
+            FROM oms.order_holds h LEFT JOIN snapshot_people p USING (order_key)
+        """,
+        "oms.hold_decisions": f"""
+            SELECT d.* REPLACE (
+                CASE WHEN {personal_field} THEN NULL ELSE d.value END AS value,
+                CASE WHEN {personal_field} THEN NULL ELSE d.previous_value END
+                    AS previous_value,
+                {scrub_sql("d.note", "p", phones=True)} AS note)
+            FROM oms.hold_decisions d LEFT JOIN snapshot_people p USING (order_key)
+        """,
+        "oms.notifications": "SELECT * EXCLUDE (recipient) FROM oms.notifications",
+        "oms.returns": f"""
+            SELECT r.* REPLACE ({scrub_sql("r.note", "p", phones=True)} AS note)
+            FROM oms.returns r LEFT JOIN snapshot_people p USING (order_key)
+        """,
+        "oms.return_inspections": f"""
+            SELECT i.* REPLACE ({scrub_sql("i.note", "p", phones=True)} AS note)
+            FROM oms.return_inspections i LEFT JOIN snapshot_people p USING (order_key)
+        """,
+    }
+    selects = {}
+    for schema, name in tables:
+        qualified = f"{schema}.{name}"
+        if qualified in NOT_PUBLISHED:
+            continue
+        selects[qualified] = special.get(qualified, f'SELECT * FROM {schema}."{name}"')
+    return setup, selects
+
+
+#: Order statuses the ops workspace no longer works on.
+_DONE = ("shipped", "delivered", "cancelled", "partially_returned", "returned")
+
+
+def ops_selects() -> tuple[list[str], dict[str, str]]:
+    """(setup, SELECT per table) for the ops snapshot: full details, only of the orders the
+    ops workspace works on — those with an open hold, and phone and email orders staff
+    entered that are not done yet — plus the latest decisions."""
+    done = ", ".join(f"'{s}'" for s in _DONE)
+    setup = [
+        f"""
+        CREATE OR REPLACE TEMP TABLE ops_orders AS
+        SELECT order_key FROM oms.order_holds WHERE resolved_at IS NULL
+        UNION
+        SELECT order_key FROM oms.orders
+        WHERE channel IN ('phone', 'email') AND status NOT IN ({done}) AND erased_at IS NULL
+        """
+    ]
+    mine = "WHERE order_key IN (SELECT order_key FROM ops_orders)"
+    return setup, {
+        "oms.orders": f"SELECT * FROM oms.orders {mine}",
+        "oms.order_lines": f"SELECT * FROM oms.order_lines {mine}",
+        "oms.order_holds": f"SELECT * FROM oms.order_holds {mine} AND resolved_at IS NULL",
+        "oms.hold_decisions": "SELECT * FROM oms.hold_decisions "
+        "ORDER BY applied_at DESC NULLS FIRST, decided_at DESC LIMIT 200",
+    }
