@@ -870,6 +870,82 @@ def feeds_stock(
         _print_feed(feed, settings.outbox)
 
 
+@app.command("forget-customer")
+def forget_customer(
+    email: Annotated[
+        str | None, typer.Option(help="The customer's email address: every order with it.")
+    ] = None,
+    order: Annotated[
+        str | None,
+        typer.Option(help="An order key (shopify:1001): every order of that order's customer."),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
+) -> None:
+    """Erase a customer's personal data everywhere it is stored (warehouse, archived exports,
+    outbox documents and mail, the snapshots), keeping the financial and stock facts. Safe to
+    run again: a second run changes nothing. Refused while an order of theirs is still open."""
+    import getpass
+
+    from pipelines.lib.erasure import ErasureRefused, resolve
+    from pipelines.lib.erasure import forget_customer as forget
+    from pipelines.lib.privacy import FILE_ACTIONS, MissingKey, pii_key
+    from pipelines.lib.warehouse import publish_snapshot
+
+    if (email is None) == (order is None):
+        raise typer.BadParameter("give exactly one of --email or --order")
+    settings, connection, con = _writable_warehouse()
+    who = getpass.getuser()
+    try:
+        try:
+            key = pii_key(settings.data_dir)
+        except MissingKey as exc:
+            err.print(str(exc), soft_wrap=True, highlight=False)
+            raise typer.Exit(2) from None
+        try:
+            orders, _, _ = resolve(con, key, email=email, order_key=order)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        if not orders:
+            console.print("no order of this customer is stored: nothing to erase")
+            _audit("forget_customer", None, "no order found; nothing erased")
+            return
+        console.print(f"{len(orders)} order(s): {', '.join(orders)}", soft_wrap=True)
+        if not yes:
+            typer.confirm("Erase this customer's personal data from all of them?", abort=True)
+        try:
+            result = forget(
+                con,
+                key=key,
+                data_dir=settings.data_dir,
+                reference_dir=settings.reference_dir,
+                email=email,
+                order_key=order,
+                requested_by=who,
+                now=datetime.now(UTC),
+            )
+        except ErasureRefused as exc:
+            err.print(str(exc), soft_wrap=True, highlight=False)
+            raise typer.Exit(1) from None
+        publish_snapshot(con, settings.reporting_path, key=key)
+    finally:
+        connection.__exit__(None, None, None)
+    counts = {a: sum(1 for f in result.files if f.action == a) for a in FILE_ACTIONS}
+    summary = (
+        f"{len(result.orders)} order(s), {len(result.newly_erased)} erased now; "
+        f"{result.rows_scrubbed} free-text row(s) scrubbed; files: "
+        + ", ".join(f"{n} {a.replace('_', ' ')}" for a, n in counts.items())
+    )
+    # The audit record names the erasure, never the address (it would undo the erasure).
+    _audit("forget_customer", result.erasure_id, summary)
+    if not result.changed:
+        console.print(f"{result.erasure_id}: already erased, nothing left to change")
+    else:
+        console.print(f"{result.erasure_id}: {summary}", soft_wrap=True, highlight=False)
+    for f in result.files:
+        if f.action == "needs_review":
+            err.print(f"needs review: {f.path}: {f.detail}", soft_wrap=True, highlight=False)
+
+
 @app.command("schema")
 def schema_doc() -> None:
     """Print the canonical tables and their columns (Markdown)."""

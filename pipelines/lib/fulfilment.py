@@ -519,15 +519,10 @@ def local_label(moment: datetime, time_zone: str | None) -> str:
     return moment.astimezone(ZoneInfo(time_zone)).strftime(f"%Y-%m-%d %H:%M {time_zone}")
 
 
-def _packing_slips(
-    con: duckdb.DuckDBPyConnection,
-    wave_id: str,
-    tasks: pl.DataFrame,
-    products: pl.DataFrame,
-    ship_from: dict,
-    folder: Path,
-) -> tuple[int, int]:
-    shipments = frame(
+def _slip_shipments(con: duckdb.DuckDBPyConnection, where: str, params: list) -> pl.DataFrame:
+    """Shipments with their order's ship-to, as the slip prints them; ``where`` is fixed
+    SQL, its values ``?`` bound from ``params``."""
+    return frame(
         con,
         f"""
         SELECT s.shipment_id, s.order_key, o.order_number, o.channel,
@@ -535,11 +530,26 @@ def _packing_slips(
                o.ship_name, o.ship_company, o.ship_address1, o.ship_address2, o.ship_city,
                o.ship_region, o.ship_postal_code, o.ship_country
         FROM {SHIPMENTS.qualified} s JOIN {ORDERS.qualified} o USING (order_key)
-        WHERE s.wave_id = ? AND s.status <> 'cancelled'
+        WHERE {where}
         ORDER BY s.shipment_id
         """,
-        [wave_id],
+        params,
     )
+
+
+def _slips(
+    con: duckdb.DuckDBPyConnection,
+    shipments: pl.DataFrame,
+    tasks: pl.DataFrame,
+    products: pl.DataFrame,
+    ship_from: dict,
+    open_backorder: str = "b.status = 'open'",
+    params: list | None = None,
+) -> list[tuple[str, dict]]:
+    """(shipment_id, slip) of each of ``shipments``: its lines from ``tasks``, its parcels,
+    and its order's backorders that ``open_backorder`` (fixed SQL, values bound from
+    ``params``) holds open. The shipments and orders are in the temporary table
+    ``shipments_of_wave``."""
     parcels = frame(
         con,
         f"SELECT shipment_id, parcel_no, box_id, weight_g FROM {PARCELS.qualified} "
@@ -552,10 +562,11 @@ def _packing_slips(
         SELECT b.order_key, b.line_no, b.sku, b.quantity,
                strftime(b.promised_date, '%Y-%m-%d') AS promised_date
         FROM {BACKORDERS.qualified} b
-        WHERE b.status = 'open'
+        WHERE {open_backorder}
           AND b.order_key IN (SELECT order_key FROM shipments_of_wave)
         ORDER BY b.order_key, b.line_no
         """,
+        params,
     ).join(products, on="sku", how="left")
     lines = (
         tasks.group_by("shipment_id", "line_no", "sku", maintain_order=True)
@@ -565,8 +576,7 @@ def _packing_slips(
     by_shipment = {k[0]: g for k, g in lines.group_by("shipment_id")}
     parcels_of = {k[0]: g for k, g in parcels.group_by("shipment_id")}
     waiting_of = {k[0]: g for k, g in waiting.group_by("order_key")}
-    pages = 0
-    written = 0
+    slips = []
     for row in shipments.iter_rows(named=True):
         sid = row["shipment_id"]
         slip = {
@@ -592,10 +602,79 @@ def _packing_slips(
             else [],
             "returns_text": RETURNS_TEXT,
         }
+        slips.append((sid, slip))
+    return slips
+
+
+def _packing_slips(
+    con: duckdb.DuckDBPyConnection,
+    wave_id: str,
+    tasks: pl.DataFrame,
+    products: pl.DataFrame,
+    ship_from: dict,
+    folder: Path,
+) -> tuple[int, int]:
+    shipments = _slip_shipments(con, "s.wave_id = ? AND s.status <> 'cancelled'", [wave_id])
+    pages = 0
+    written = 0
+    for sid, slip in _slips(con, shipments, tasks, products, ship_from):
         path = folder / "packing_slips" / f"{sid}.pdf"
         pages += render_packing_slip(path, slip)
         written += 1
     return written, pages
+
+
+def render_packing_slip_again(
+    con: duckdb.DuckDBPyConnection, *, reference_dir: Path, shipment_id: str, to: Path
+) -> int:
+    """The packing slip of ``shipment_id`` drawn again to ``to``, as its wave's documents
+    printed it: the lines live then (units cancelled since are still on it), its parcels,
+    the backorders open then (their quantities as they are now) and the order's ship-to as
+    the warehouse holds it now. Returns the pages; 0 (nothing written) when its wave's
+    documents were never written."""
+    found = frame(
+        con,
+        f"""
+        SELECT s.shipment_id, s.order_key, s.warehouse_id, w.files_written_at AS printed_at
+        FROM {SHIPMENTS.qualified} s JOIN {WAVES.qualified} w USING (wave_id)
+        WHERE s.shipment_id = ? AND w.files_written_at IS NOT NULL
+        """,
+        [shipment_id],
+    )
+    if found.is_empty():
+        return 0
+    printed = found["printed_at"][0]
+    products = _product_names(reference_dir)
+    house = _warehouses(reference_dir).get(found["warehouse_id"][0], {})
+    tasks = _document_data(
+        con,
+        "t.shipment_id = ? AND (t.status <> 'cancelled' OR t.cancelled_at > ?)",
+        [shipment_id, printed],
+    ).join(products, on="sku", how="left")
+    con.register("shipments_of_wave", found.select("shipment_id", "order_key").to_arrow())
+    try:
+        ((_, slip),) = _slips(
+            con,
+            _slip_shipments(con, "s.shipment_id = ?", [shipment_id]),
+            tasks,
+            products,
+            address(house, ""),
+            "b.backordered_at <= ? AND (b.resolved_at IS NULL OR b.resolved_at > ?)",
+            [printed, printed],
+        )
+    finally:
+        con.unregister("shipments_of_wave")
+    return render_packing_slip(Path(to), slip)
+
+
+def _product_names(reference_dir: Path) -> pl.DataFrame:
+    return read_reference(reference_dir, "products").select(
+        "sku", pl.col("name").alias("product_name")
+    )
+
+
+def _warehouses(reference_dir: Path) -> dict[str, dict]:
+    return {w["warehouse_id"]: w for w in read_reference(reference_dir, "warehouses").to_dicts()}
 
 
 def write_documents(
@@ -603,12 +682,8 @@ def write_documents(
 ) -> FulfilmentResult:
     """Pick lists, packing slips and pull lists not written yet (after the stage commits)."""
     result = FulfilmentResult()
-    products = read_reference(reference_dir, "products").select(
-        "sku", pl.col("name").alias("product_name")
-    )
-    warehouses = {
-        w["warehouse_id"]: w for w in read_reference(reference_dir, "warehouses").to_dicts()
-    }
+    products = _product_names(reference_dir)
+    warehouses = _warehouses(reference_dir)
     waves = frame(
         con,
         f"SELECT * FROM {WAVES.qualified} WHERE files_written_at IS NULL "

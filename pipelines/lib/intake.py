@@ -25,7 +25,15 @@ import polars as pl
 
 from pipelines.lib.channels import SNIFF_BYTES, ChannelAdapter, UnreadableFile, detect
 from pipelines.lib.channels.base import ADAPTER_LINE_COLUMNS, ADAPTER_ORDER_COLUMNS
-from pipelines.lib.schema import FILES, HOLD_DECISIONS, ORDER_EVENTS, ORDER_LINES, ORDERS
+from pipelines.lib.privacy import PERSONAL_ORDER_FIELDS
+from pipelines.lib.schema import (
+    ERASURES,
+    FILES,
+    HOLD_DECISIONS,
+    ORDER_EVENTS,
+    ORDER_LINES,
+    ORDERS,
+)
 from pipelines.lib.tracking_events import sniff as sniff_tracking
 from pipelines.lib.warehouse import MEMORY_LIMIT, scalar, transaction
 
@@ -345,6 +353,7 @@ def _stage(
     else:
         _stage_repeats(con)
     _keep_not_carried(con, parsed.not_carried)
+    _keep_erased(con)
 
 
 def _keep_not_carried(con: duckdb.DuckDBPyConnection, not_carried: frozenset[str]) -> None:
@@ -361,6 +370,41 @@ def _keep_not_carried(con: duckdb.DuckDBPyConnection, not_carried: frozenset[str
         FROM stg_orders_in s LEFT JOIN {ORDERS.qualified} o USING (order_key)
         """
     )
+
+
+#: What an erased order keeps as it is whatever a later export says (pipelines/lib/erasure.py).
+_ERASED_FIELDS = (*PERSONAL_ORDER_FIELDS, "ship_postal_code", "accepts_marketing")
+
+
+def _keep_erased(con: duckdb.DuckDBPyConnection) -> None:
+    """An order whose customer was erased keeps its personal fields blank when a channel
+    exports it again; table stg_erased_again lists the orders whose export carried them (an
+    event says so: never silently re-linked). Without any erasure, nothing to join."""
+    if not scalar(con, f"SELECT count(*) > 0 FROM {ERASURES.qualified}"):
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE stg_erased_again AS "
+            "SELECT NULL::VARCHAR AS order_key WHERE false"
+        )
+        return
+    kept = ", ".join(
+        f"CASE WHEN o.erased_at IS NULL THEN s.{c} ELSE o.{c} END AS {c}" for c in _ERASED_FIELDS
+    )
+    carried = " OR ".join(f"s.{c} IS NOT NULL" for c in PERSONAL_ORDER_FIELDS)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE stg_erased_again AS
+        SELECT s.order_key FROM stg_orders s JOIN {ORDERS.qualified} o USING (order_key)
+        WHERE o.erased_at IS NOT NULL AND ({carried})
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE stg_orders_kept AS
+        SELECT s.* REPLACE ({kept})
+        FROM stg_orders s LEFT JOIN {ORDERS.qualified} o USING (order_key)
+        """
+    )
+    con.execute("CREATE OR REPLACE TEMP VIEW stg_orders AS SELECT * FROM stg_orders_kept")
 
 
 def _stage_repeats(con: duckdb.DuckDBPyConnection) -> None:
@@ -428,6 +472,25 @@ def _stage_repeats(con: duckdb.DuckDBPyConnection) -> None:
         """
     )
     con.execute("CREATE OR REPLACE TEMP VIEW stg_orders_in AS SELECT * FROM stg_orders_once")
+
+
+def _record_ignored_personal_data(
+    con: duckdb.DuckDBPyConnection, file_id: str, now: datetime, run_id: str
+) -> None:
+    """An event on each erased order this file carried personal data of (not stored)."""
+    con.execute(
+        f"""
+        INSERT INTO {ORDER_EVENTS.qualified} BY NAME
+        SELECT md5(order_key || '|personal_data_ignored|' || $file_id) AS event_id, order_key,
+               'personal_data_ignored' AS event, $now AS "at",
+               source_file || ' carried personal data of this order, whose customer was '
+               || 'erased on request: not stored' AS detail, $run_id AS run_id
+        FROM stg_cmp WHERE order_key IN (SELECT order_key FROM stg_erased_again)
+          AND md5(order_key || '|personal_data_ignored|' || $file_id)
+              NOT IN (SELECT event_id FROM {ORDER_EVENTS.qualified})
+        """,
+        {"file_id": file_id, "now": now, "run_id": run_id},
+    )
 
 
 def _upsert(
@@ -527,6 +590,8 @@ def _upsert(
     result.updated_orders += changed
     result.cancelled_orders += cancels
     result.unchanged_orders += total - new - changed
+    if scalar(con, "SELECT count(*) FROM stg_erased_again"):
+        _record_ignored_personal_data(con, file_id, now, run_id)
     if not new and not changed:
         return
     params = {"run_id": run_id, "now": now}

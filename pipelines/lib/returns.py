@@ -1615,6 +1615,26 @@ EXPORT_COLUMNS = (
 )
 
 
+def _refund_export(con: duckdb.DuckDBPyConnection, path: str) -> pl.DataFrame:
+    """The finance export file ``path`` as it is written: its refunds with their orders."""
+    rows = frame(
+        con,
+        f"""
+        SELECT f.refund_id, strftime(f.issued_at, '%Y-%m-%dT%H:%M:%SZ') AS issued_at,
+               f.order_key, o.order_number, o.channel, f.rma_number, f.method,
+               f.payment_method, f.currency, f.amount, f.merchandise,
+               f.discount_share, f.tax_share, f.shipping, f.restocking_fee, f.units,
+               o.customer_name, o.email
+        FROM {REFUNDS.qualified} f JOIN {ORDERS.qualified} o USING (order_key)
+        WHERE f.export_file = $path ORDER BY f.refund_id
+        """,
+        {"path": path},
+    ).select(EXPORT_COLUMNS)
+    # Amounts stay decimals (written as 53.21, summable); the text columns carry
+    # customers' and channels' words, so a formula-like cell is quoted.
+    return spreadsheet_safe_frame(rows)
+
+
 def write_refund_exports(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
     """Write each finance export file whose refunds are not exported yet, then mark them
     exported (after the settlement's commit). A file already there is what a crash between
@@ -1629,22 +1649,7 @@ def write_refund_exports(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
     ]
     for path in pending:
         if not Path(path).exists():
-            rows = frame(
-                con,
-                f"""
-                SELECT f.refund_id, strftime(f.issued_at, '%Y-%m-%dT%H:%M:%SZ') AS issued_at,
-                       f.order_key, o.order_number, o.channel, f.rma_number, f.method,
-                       f.payment_method, f.currency, f.amount, f.merchandise,
-                       f.discount_share, f.tax_share, f.shipping, f.restocking_fee, f.units,
-                       o.customer_name, o.email
-                FROM {REFUNDS.qualified} f JOIN {ORDERS.qualified} o USING (order_key)
-                WHERE f.export_file = $path ORDER BY f.refund_id
-                """,
-                {"path": path},
-            ).select(EXPORT_COLUMNS)
-            # Amounts stay decimals (written as 53.21, summable); the text columns carry
-            # customers' and channels' words, so a formula-like cell is quoted.
-            rows = spreadsheet_safe_frame(rows)
+            rows = _refund_export(con, path)
             write_atomically(Path(path), lambda tmp, rows=rows: rows.write_csv(tmp))
         with transaction(con):
             con.execute(
@@ -1655,10 +1660,21 @@ def write_refund_exports(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
     return len(pending)
 
 
-def write_return_labels(con: duckdb.DuckDBPyConnection, reference_dir: Path) -> int:
-    """The return label of each RMA whose label file is not written yet: 4 x 6 in, from the
-    customer to the warehouse, the RMA number as the barcode."""
-    rmas = frame(
+def render_refund_export(con: duckdb.DuckDBPyConnection, export_file: str, to: Path) -> bool:
+    """The finance export file ``export_file`` written again to ``to`` from the warehouse as
+    it is now (every refund it carries, in its order); False (nothing written) when no refund
+    names it."""
+    rows = _refund_export(con, export_file)
+    if rows.is_empty():
+        return False
+    write_atomically(Path(to), lambda tmp: rows.write_csv(tmp))
+    return True
+
+
+def _return_labels(con: duckdb.DuckDBPyConnection, where: str, params: list) -> pl.DataFrame:
+    """One row per RMA with what its return label prints; ``where`` is fixed SQL, its values
+    ``?`` bound from ``params``."""
+    return frame(
         con,
         f"""
         SELECT r.rma_number, r.label_path, any_value(r.warehouse_id) AS warehouse_id,
@@ -1672,43 +1688,72 @@ def write_return_labels(con: duckdb.DuckDBPyConnection, reference_dir: Path) -> 
                any_value(o.ship_postal_code) AS ship_postal_code,
                any_value(o.ship_country) AS ship_country
         FROM {RETURNS.qualified} r JOIN {ORDERS.qualified} o USING (order_key)
-        WHERE r.label_path IS NOT NULL AND r.status IN ('authorized', 'received')
+        WHERE {where}
         GROUP BY r.rma_number, r.label_path ORDER BY r.rma_number
         """,
+        params,
     )
-    warehouses = {
-        w["warehouse_id"]: w for w in read_reference(reference_dir, "warehouses").to_dicts()
+
+
+def _return_label(row: dict, warehouses: dict[str, dict]) -> dict:
+    """The label dict (pipelines.lib.labels) of one RMA: from the customer to the warehouse."""
+    w = warehouses.get(row["warehouse_id"], {})
+    ship_to = {
+        "name": "Returns - " + (w.get("name") or row["warehouse_id"]),
+        "company": None,
+        "address1": w.get("address1"),
+        "address2": f"RMA {row['rma_number']}",
+        "city": w.get("city"),
+        "region": w.get("region"),
+        "postal_code": w.get("postal_code"),
+        "country": w.get("country"),
     }
+    return {
+        "ship_from": address(row, "ship_"),
+        "ship_to": ship_to,
+        "carrier": "Return authorisation",
+        "service": "RETURN",
+        "tracking_number": row["rma_number"],
+        "ship_date": row["authorized_at"].date().isoformat(),
+        "order_number": row["order_number"],
+        "shipment_id": f"return request {row['return_id']}",
+        "parcel": "1 of 1",
+    }
+
+
+def _warehouses(reference_dir: Path) -> dict[str, dict]:
+    return {w["warehouse_id"]: w for w in read_reference(reference_dir, "warehouses").to_dicts()}
+
+
+def write_return_labels(con: duckdb.DuckDBPyConnection, reference_dir: Path) -> int:
+    """The return label of each RMA whose label file is not written yet: 4 x 6 in, from the
+    customer to the warehouse, the RMA number as the barcode."""
+    rmas = _return_labels(
+        con, "r.label_path IS NOT NULL AND r.status IN ('authorized', 'received')", []
+    )
+    warehouses = _warehouses(reference_dir)
     written = 0
     for row in rmas.iter_rows(named=True):
         path = Path(row["label_path"])
         if path.exists():
             continue
-        w = warehouses.get(row["warehouse_id"], {})
-        ship_to = {
-            "name": "Returns - " + (w.get("name") or row["warehouse_id"]),
-            "company": None,
-            "address1": w.get("address1"),
-            "address2": f"RMA {row['rma_number']}",
-            "city": w.get("city"),
-            "region": w.get("region"),
-            "postal_code": w.get("postal_code"),
-            "country": w.get("country"),
-        }
-        label = {
-            "ship_from": address(row, "ship_"),
-            "ship_to": ship_to,
-            "carrier": "Return authorisation",
-            "service": "RETURN",
-            "tracking_number": row["rma_number"],
-            "ship_date": row["authorized_at"].date().isoformat(),
-            "order_number": row["order_number"],
-            "shipment_id": f"return request {row['return_id']}",
-            "parcel": "1 of 1",
-        }
-        render_labels_pdf(path, [label])
+        render_labels_pdf(path, [_return_label(row, warehouses)])
         written += 1
     return written
+
+
+def render_return_label(
+    con: duckdb.DuckDBPyConnection, *, reference_dir: Path, rma_number: str, to: Path
+) -> bool:
+    """The return label of ``rma_number`` drawn again to ``to`` from the warehouse as it is
+    now, whatever the RMA's status; False (nothing written) when it has no label."""
+    rmas = _return_labels(con, "r.rma_number = ? AND r.label_path IS NOT NULL", [rma_number])
+    if rmas.is_empty():
+        return False
+    render_labels_pdf(
+        Path(to), [_return_label(rmas.row(0, named=True), _warehouses(reference_dir))]
+    )
+    return True
 
 
 # --- the stage --------------------------------------------------------------------------------

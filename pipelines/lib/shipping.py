@@ -354,14 +354,10 @@ def _label_parcels(
     result.labelled = chosen.height
 
 
-def write_labels(
-    con: duckdb.DuckDBPyConnection, *, reference_dir: Path, outbox: Path, now: datetime
-) -> tuple[int, int]:
-    """Each wave's labels not written yet: one PDF and one ZPL file beside its pick list.
-
-    Returns (files, pages). A wave's later labels (a parcel that could not be rated before)
-    go into a file stamped with the time, never over the first one."""
-    labels = frame(
+def _label_rows(con: duckdb.DuckDBPyConnection, where: str, params: list) -> pl.DataFrame:
+    """Parcels with what their labels print, in file order; ``where`` is fixed SQL, its
+    values ``?`` bound from ``params``."""
+    return frame(
         con,
         f"""
         SELECT p.parcel_id, p.parcel_no, s.parcels AS of_parcels, p.tracking_number,
@@ -373,16 +369,58 @@ def write_labels(
         JOIN {SHIPMENTS.qualified} s USING (shipment_id)
         JOIN {WAVES.qualified} w ON w.wave_id = s.wave_id
         JOIN {ORDERS.qualified} o ON o.order_key = s.order_key
-        WHERE p.tracking_number IS NOT NULL AND p.label_path IS NULL
-          AND p.status <> 'cancelled'
+        WHERE {where}
         ORDER BY s.wave_id, s.shipment_id, p.parcel_no
         """,
+        params,
+    )
+
+
+def _write_label_files(pdf: Path, group: pl.DataFrame, warehouses: dict) -> int:
+    """One label file pair: ``pdf`` and the ZPL beside it (``.zpl``); returns the pages."""
+    first = group.row(0, named=True)
+    ship_from = address(warehouses.get(first["warehouse_id"], {}), "")
+    dicts = [
+        {
+            "tracking_number": row["tracking_number"],
+            "carrier": row["carrier"],
+            "service": row["service"],
+            "weight_g": row["weight_g"],
+            "parcel": f"{row['parcel_no']} of {row['of_parcels']}",
+            "ship_from": ship_from,
+            "ship_to": address(row, "ship_"),
+            "order_number": row["order_number"],
+            "shipment_id": row["shipment_id"],
+            "ship_date": row["ship_date"].isoformat(),
+        }
+        for row in group.iter_rows(named=True)
+    ]
+    zpl = render_labels_zpl(dicts)
+    write_atomically(
+        pdf.with_suffix(".zpl"), lambda tmp, zpl=zpl: Path(tmp).write_text(zpl, "utf-8")
+    )
+    return render_labels_pdf(pdf, dicts)
+
+
+def _warehouses(reference_dir: Path) -> dict[str, dict]:
+    return {w["warehouse_id"]: w for w in read_reference(reference_dir, "warehouses").to_dicts()}
+
+
+def write_labels(
+    con: duckdb.DuckDBPyConnection, *, reference_dir: Path, outbox: Path, now: datetime
+) -> tuple[int, int]:
+    """Each wave's labels not written yet: one PDF and one ZPL file beside its pick list.
+
+    Returns (files, pages). A wave's later labels (a parcel that could not be rated before)
+    go into a file stamped with the time, never over the first one."""
+    labels = _label_rows(
+        con,
+        "p.tracking_number IS NOT NULL AND p.label_path IS NULL AND p.status <> 'cancelled'",
+        [],
     )
     if labels.is_empty():
         return 0, 0
-    warehouses = {
-        w["warehouse_id"]: w for w in read_reference(reference_dir, "warehouses").to_dicts()
-    }
+    warehouses = _warehouses(reference_dir)
     printed = {
         row[0]
         for row in con.execute(
@@ -397,27 +435,7 @@ def write_labels(
         # A file no parcel points at is what a crash left before marking: written again.
         if str(pdf) in printed:
             pdf = folder / f"{wave_id}_labels_{now.strftime('%Y%m%dT%H%M%S')}.pdf"
-        ship_from = address(warehouses.get(first["warehouse_id"], {}), "")
-        dicts = [
-            {
-                "tracking_number": row["tracking_number"],
-                "carrier": row["carrier"],
-                "service": row["service"],
-                "weight_g": row["weight_g"],
-                "parcel": f"{row['parcel_no']} of {row['of_parcels']}",
-                "ship_from": ship_from,
-                "ship_to": address(row, "ship_"),
-                "order_number": row["order_number"],
-                "shipment_id": row["shipment_id"],
-                "ship_date": row["ship_date"].isoformat(),
-            }
-            for row in group.iter_rows(named=True)
-        ]
-        zpl = render_labels_zpl(dicts)
-        write_atomically(
-            pdf.with_suffix(".zpl"), lambda tmp, zpl=zpl: Path(tmp).write_text(zpl, "utf-8")
-        )
-        pages += render_labels_pdf(pdf, dicts)
+        pages += _write_label_files(pdf, group, warehouses)
         files += 1
         con.register("written", group.select("parcel_id"))
         with transaction(con):
@@ -428,6 +446,19 @@ def write_labels(
             )
         con.unregister("written")
     return files, pages
+
+
+def render_label_file(
+    con: duckdb.DuckDBPyConnection, *, reference_dir: Path, label_path: str, to: Path
+) -> int:
+    """The label file ``label_path`` drawn again from the warehouse as it is now, to ``to``
+    (PDF) and ``to`` with ``.zpl``: every parcel that file holds (one voided since
+    included, as it was printed), in the order :func:`write_labels` wrote them. Returns the
+    pages; 0 (nothing written) when no parcel points at ``label_path``."""
+    group = _label_rows(con, "p.label_path = ?", [label_path])
+    if group.is_empty():
+        return 0
+    return _write_label_files(Path(to), group, _warehouses(reference_dir))
 
 
 # --- 2. manifests ----------------------------------------------------------------------------
@@ -725,6 +756,99 @@ def _insert_events(con: duckdb.DuckDBPyConnection, select_sql: str, params: dict
     return n
 
 
+def _manifest_rows(con: duckdb.DuckDBPyConnection, manifest_id: str) -> pl.DataFrame:
+    """The parcels of one manifest as its CSV lists them."""
+    return frame(
+        con,
+        f"""
+        SELECT row_number() OVER (ORDER BY p.service, p.tracking_number) AS seq,
+               p.manifest_id, p.carrier, p.service, p.service_code, p.tracking_number,
+               p.parcel_id, p.shipment_id, coalesce(o.order_number, o.order_key)
+                   AS order_number,
+               o.ship_name, o.ship_city, o.ship_region, o.ship_postal_code,
+               o.ship_country, p.weight_g, p.billable_weight_g, p.zone, p.rate
+        FROM {PARCELS.qualified} p
+        JOIN {SHIPMENTS.qualified} s USING (shipment_id)
+        JOIN {ORDERS.qualified} o ON o.order_key = s.order_key
+        WHERE p.manifest_id = ?
+        ORDER BY seq
+        """,
+        [manifest_id],
+    )
+
+
+def _write_manifest_files(
+    con: duckdb.DuckDBPyConnection, m: dict, house: dict, csv_path: Path, pdf_path: Path
+) -> None:
+    """The CSV and PDF of manifest ``m`` (its oms.manifests row), from its parcels now."""
+    rows = _manifest_rows(con, m["manifest_id"])
+    # Ship names, cities and order numbers come from outside: quoted when formula-like
+    # (before the rate becomes text, so the amount itself is never touched).
+    write_atomically(
+        csv_path,
+        lambda tmp, rows=rows: (
+            spreadsheet_safe_frame(rows)
+            .with_columns(pl.col("rate").cast(pl.String))
+            .write_csv(tmp, line_terminator="\n")
+        ),
+    )
+    services = (
+        rows.group_by("service", maintain_order=True)
+        .agg(pl.len().alias("parcels"), pl.col("weight_g").sum(), pl.col("rate").sum())
+        .sort("service")
+    )
+    header = {
+        "manifest_id": m["manifest_id"],
+        "carrier": m["carrier"],
+        "warehouse_id": m["warehouse_id"],
+        "warehouse_name": house.get("name", m["warehouse_id"]),
+        "ship_from": address(house, ""),
+        "manifest_date": m["manifest_date"].isoformat(),
+        "cutoff": local_label(m["cutoff_at"], house.get("time_zone")),
+        "closed_at": m["closed_at"].strftime("%Y-%m-%d %H:%M UTC"),
+        "parcels": m["parcels"],
+        "weight_g": m["weight_g"],
+        "billable_weight_g": m["billable_weight_g"],
+        "total_cost": f"{m['total_cost']:.2f}",
+        "currency": "USD",
+        "services": [
+            {
+                "service": s["service"],
+                "parcels": s["parcels"],
+                "weight_g": s["weight_g"],
+                "cost": f"{s['rate']:.2f}",
+            }
+            for s in services.iter_rows(named=True)
+        ],
+    }
+    lines = [
+        {
+            "seq": r["seq"],
+            "tracking_number": r["tracking_number"],
+            "service": r["service"],
+            "order_number": r["order_number"],
+            "shipment_id": r["shipment_id"],
+            "parcel_id": r["parcel_id"],
+            "ship_to": ", ".join(
+                str(v)
+                for v in (
+                    r["ship_name"],
+                    r["ship_city"],
+                    " ".join(str(x) for x in (r["ship_region"], r["ship_postal_code"]) if x),
+                    r["ship_country"],
+                )
+                if v
+            ),
+            "weight_g": r["weight_g"],
+            "billable_weight_g": r["billable_weight_g"],
+            "zone": r["zone"],
+            "cost": f"{r['rate']:.2f}",
+        }
+        for r in rows.iter_rows(named=True)
+    ]
+    render_manifest(pdf_path, header, lines)
+
+
 def write_manifests(
     con: duckdb.DuckDBPyConnection, *, reference_dir: Path, outbox: Path, now: datetime
 ) -> int:
@@ -735,97 +859,14 @@ def write_manifests(
     )
     if manifests.is_empty():
         return 0
-    warehouses = {
-        w["warehouse_id"]: w for w in read_reference(reference_dir, "warehouses").to_dicts()
-    }
+    warehouses = _warehouses(reference_dir)
     written = 0
     for m in manifests.iter_rows(named=True):
-        rows = frame(
-            con,
-            f"""
-            SELECT row_number() OVER (ORDER BY p.service, p.tracking_number) AS seq,
-                   p.manifest_id, p.carrier, p.service, p.service_code, p.tracking_number,
-                   p.parcel_id, p.shipment_id, coalesce(o.order_number, o.order_key)
-                       AS order_number,
-                   o.ship_name, o.ship_city, o.ship_region, o.ship_postal_code,
-                   o.ship_country, p.weight_g, p.billable_weight_g, p.zone, p.rate
-            FROM {PARCELS.qualified} p
-            JOIN {SHIPMENTS.qualified} s USING (shipment_id)
-            JOIN {ORDERS.qualified} o ON o.order_key = s.order_key
-            WHERE p.manifest_id = ?
-            ORDER BY seq
-            """,
-            [m["manifest_id"]],
-        )
         house = warehouses.get(m["warehouse_id"], {})
         folder = outbox / m["warehouse_id"] / m["manifest_date"].isoformat()
         csv_path = folder / f"{m['manifest_id']}.csv"
         pdf_path = folder / f"{m['manifest_id']}.pdf"
-        # Ship names, cities and order numbers come from outside: quoted when formula-like
-        # (before the rate becomes text, so the amount itself is never touched).
-        write_atomically(
-            csv_path,
-            lambda tmp, rows=rows: (
-                spreadsheet_safe_frame(rows)
-                .with_columns(pl.col("rate").cast(pl.String))
-                .write_csv(tmp, line_terminator="\n")
-            ),
-        )
-        services = (
-            rows.group_by("service", maintain_order=True)
-            .agg(pl.len().alias("parcels"), pl.col("weight_g").sum(), pl.col("rate").sum())
-            .sort("service")
-        )
-        header = {
-            "manifest_id": m["manifest_id"],
-            "carrier": m["carrier"],
-            "warehouse_id": m["warehouse_id"],
-            "warehouse_name": house.get("name", m["warehouse_id"]),
-            "ship_from": address(house, ""),
-            "manifest_date": m["manifest_date"].isoformat(),
-            "cutoff": local_label(m["cutoff_at"], house.get("time_zone")),
-            "closed_at": m["closed_at"].strftime("%Y-%m-%d %H:%M UTC"),
-            "parcels": m["parcels"],
-            "weight_g": m["weight_g"],
-            "billable_weight_g": m["billable_weight_g"],
-            "total_cost": f"{m['total_cost']:.2f}",
-            "currency": "USD",
-            "services": [
-                {
-                    "service": s["service"],
-                    "parcels": s["parcels"],
-                    "weight_g": s["weight_g"],
-                    "cost": f"{s['rate']:.2f}",
-                }
-                for s in services.iter_rows(named=True)
-            ],
-        }
-        lines = [
-            {
-                "seq": r["seq"],
-                "tracking_number": r["tracking_number"],
-                "service": r["service"],
-                "order_number": r["order_number"],
-                "shipment_id": r["shipment_id"],
-                "parcel_id": r["parcel_id"],
-                "ship_to": ", ".join(
-                    str(v)
-                    for v in (
-                        r["ship_name"],
-                        r["ship_city"],
-                        " ".join(str(x) for x in (r["ship_region"], r["ship_postal_code"]) if x),
-                        r["ship_country"],
-                    )
-                    if v
-                ),
-                "weight_g": r["weight_g"],
-                "billable_weight_g": r["billable_weight_g"],
-                "zone": r["zone"],
-                "cost": f"{r['rate']:.2f}",
-            }
-            for r in rows.iter_rows(named=True)
-        ]
-        render_manifest(pdf_path, header, lines)
+        _write_manifest_files(con, m, house, csv_path, pdf_path)
         with transaction(con):
             con.execute(
                 f"UPDATE {MANIFESTS.qualified} SET csv_path = ?, pdf_path = ?, "
@@ -834,6 +875,25 @@ def write_manifests(
             )
         written += 1
     return written
+
+
+def render_manifest_files(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    reference_dir: Path,
+    manifest_id: str,
+    csv_to: Path,
+    pdf_to: Path,
+) -> bool:
+    """Manifest ``manifest_id`` drawn again from the warehouse as it is now, its CSV to
+    ``csv_to`` and its PDF to ``pdf_to``; False (nothing written) for an unknown manifest."""
+    found = frame(con, f"SELECT * FROM {MANIFESTS.qualified} WHERE manifest_id = ?", [manifest_id])
+    if found.is_empty():
+        return False
+    m = found.row(0, named=True)
+    house = _warehouses(reference_dir).get(m["warehouse_id"], {})
+    _write_manifest_files(con, m, house, Path(csv_to), Path(pdf_to))
+    return True
 
 
 # --- 3. tracking events ----------------------------------------------------------------------
@@ -1182,6 +1242,8 @@ __all__ = [
     "ShippingResult",
     "ShippingSettings",
     "load_settings",
+    "render_label_file",
+    "render_manifest_files",
     "run_shipping_stage",
     "tracking_files",
     "write_labels",

@@ -227,6 +227,32 @@ COLUMNS = (
     "ship-phone-number",
     "delivery-instructions",
 )
+#: Erasure (pipelines.lib.erasure_archive), declared here so that the layout is described in
+#: one place. ``ORDER_ID_FIELDS``: the columns naming each row's order (the first one the
+#: header has counts) and the stored order field they equal. ``PERSONAL_FIELDS``: the columns
+#: blanked for an erased customer (headers compared case-blind); a postal code maps to its
+#: country column instead, and is cut to its prefix (privacy.postal_prefix_sql). ``bill-*``
+#: are the optional billing columns of the Order Report (Seller Central help 201648780).
+ORDER_ID_FIELDS = {"amazon-order-id": "external_order_id", "order-id": "external_order_id"}
+PERSONAL_FIELDS: dict[str, str | None] = {
+    "buyer-email": None,
+    "buyer-name": None,
+    "buyer-phone-number": None,
+    "recipient-name": None,
+    "ship-address-1": None,
+    "ship-address-2": None,
+    "ship-address-3": None,
+    "ship-city": None,
+    "ship-phone-number": None,
+    "ship-postal-code": "ship-country",
+    "delivery-instructions": None,
+    "bill-name": None,
+    "bill-address-1": None,
+    "bill-address-2": None,
+    "bill-address-3": None,
+    "bill-city": None,
+    "bill-postal-code": "bill-country",
+}
 MONEY_COLUMNS = (
     "item-price",
     "item-tax",

@@ -126,6 +126,24 @@ ORDER_FIELDS = (
     "order_total",
     "notes",
 )
+#: Erasure (pipelines.lib.erasure_archive), declared here so that the layout is described in
+#: one place; the same names serve the CSV columns and the JSON keys. ``ORDER_ID_FIELDS``: the
+#: field naming the order and the stored order field it equals (with ``channel``, as in the
+#: order key). ``PERSONAL_FIELDS``: the fields blanked for an erased customer; a postal code
+#: maps to its country field instead, and is cut to its prefix (privacy.postal_prefix_sql).
+ORDER_ID_FIELDS = {"order_id": "external_order_id"}
+PERSONAL_FIELDS: dict[str, str | None] = {
+    "customer_name": None,
+    "email": None,
+    "phone": None,
+    "ship_name": None,
+    "ship_company": None,
+    "ship_address1": None,
+    "ship_address2": None,
+    "ship_city": None,
+    "ship_postal_code": "ship_country",
+    "notes": None,
+}
 LINE_FIELDS = ("line_no", "sku", "product_name", "quantity", "unit_price", "line_discount")
 MONEY_FIELDS = ("shipping_amount", "tax_amount", "discount_amount", "order_total")
 REQUIRED = ("order_id", "ordered_at", "sku", "quantity")

@@ -145,6 +145,34 @@ LINE_COLUMNS = (
     "Lineitem requires shipping",
     "Lineitem discount",
 )
+#: Erasure (pipelines.lib.erasure_archive), declared here so that the layout is described in
+#: one place. ``ORDER_ID_FIELDS``: the column every row of an order repeats and the stored
+#: order field it equals (``Name`` is the order number, ``#1050``; ``Id`` is on the first row
+#: only). ``PERSONAL_FIELDS``: the columns blanked for an erased customer; a postal code maps
+#: to its country column instead, and is cut to its prefix (privacy.postal_prefix_sql).
+ORDER_ID_FIELDS = {"Name": "order_number"}
+PERSONAL_FIELDS: dict[str, str | None] = {
+    "Email": None,
+    "Phone": None,
+    "Billing Name": None,
+    "Billing Street": None,
+    "Billing Address1": None,
+    "Billing Address2": None,
+    "Billing Company": None,
+    "Billing City": None,
+    "Billing Phone": None,
+    "Billing Zip": "Billing Country",
+    "Shipping Name": None,
+    "Shipping Street": None,
+    "Shipping Address1": None,
+    "Shipping Address2": None,
+    "Shipping Company": None,
+    "Shipping City": None,
+    "Shipping Phone": None,
+    "Shipping Zip": "Shipping Country",
+    "Notes": None,
+    "Note Attributes": None,
+}
 #: Columns only Shopify's export has; a header with Name, Created at and two of these is one.
 _MARKERS = frozenset(
     {

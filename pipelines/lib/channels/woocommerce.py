@@ -178,6 +178,27 @@ ORDER_SCHEMA: dict[str, pl.DataType] = {
     "refunds": pl.List(_REFUND),
 }
 POSITION = "__position"
+#: Erasure (pipelines.lib.erasure_archive), declared here so that the layout is described in
+#: one place, as key paths into an order object. ``ORDER_ID_FIELDS``: the key naming the order
+#: and the stored order field it equals (``number`` may differ from ``id``, so it is never
+#: used). ``PERSONAL_FIELDS``: the keys blanked for an erased customer; a postal code maps to
+#: its country key instead, and is cut to its prefix (privacy.postal_prefix_sql).
+ORDER_ID_FIELDS = {"id": "external_order_id"}
+PERSONAL_FIELDS: dict[str, str | None] = {
+    **{
+        f"{address}.{field}": None
+        for address in ("billing", "shipping")
+        for field in ("first_name", "last_name", "company", "address_1", "address_2", "city")
+    },
+    "billing.email": None,
+    "billing.phone": None,
+    "shipping.phone": None,
+    "billing.postcode": "billing.country",
+    "shipping.postcode": "shipping.country",
+    "customer_note": None,
+    "customer_ip_address": None,
+    "customer_user_agent": None,
+}
 
 
 class WooCommerceJson:
