@@ -935,6 +935,11 @@ def forget_customer(
         f"{result.rows_scrubbed} free-text row(s) scrubbed; files: "
         + ", ".join(f"{n} {a.replace('_', ' ')}" for a, n in counts.items())
     )
+    if result.finished_interrupted:
+        summary += (
+            "; finished an erasure whose earlier run stopped before its files were recorded "
+            "(the files it handled then are not listed)"
+        )
     # The audit record names the erasure, never the address (it would undo the erasure).
     _audit("forget_customer", result.erasure_id, summary)
     if not result.changed:

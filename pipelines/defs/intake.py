@@ -2,10 +2,12 @@
 
 import hashlib
 import time
+from pathlib import Path
 
 import dagster as dg
 
 from pipelines.defs.resources import FoldersResource, WarehouseResource, batch_clock, warn_rejected
+from pipelines.lib.erasure import scrub_reexported
 from pipelines.lib.intake import inbox_files, ingest_inbox
 
 
@@ -37,6 +39,15 @@ def intake(
             run_id=context.run_id,
             now=now,
         )
+        # A channel that exported an erased customer's order again: the archived copy of
+        # its file is rewritten like the erasure's (the warehouse kept the fields empty).
+        rescrubbed = scrub_reexported(
+            con, data_dir=Path(folders.data_dir), run_id=context.run_id, now=now
+        )
+        for action in rescrubbed:
+            context.log.info(
+                f"erased customer's data in a re-export: {action.path} {action.action}"
+            )
         ((orders_total, lines_total, events_total),) = con.execute(
             "SELECT (SELECT count(*) FROM oms.orders), (SELECT count(*) FROM oms.order_lines), "
             "(SELECT count(*) FROM oms.order_events)"

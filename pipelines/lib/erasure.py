@@ -5,13 +5,14 @@ and the financial and stock facts stay (amounts, lines, SKUs, allocations, parce
 numbers, refunds, the ship-to country, region and postal prefix):
 
 1. **The warehouse**, in one transaction: the order's name, email, phone, company, street,
-   city and notes are blanked and its postal code cut to the prefix; free text that quoted
-   them (hold findings, corrections, decision notes, return notes, carrier messages,
-   quarantined records) has the values replaced by ``[erased]``; the customer's keys are
-   dropped, in the marts too; ``oms.erasures`` records which orders were erased and the
-   customer's keyed hash.
-2. **The files**: archived exports and returns files rewritten with the customer's fields
-   blanked (:mod:`pipelines.lib.erasure_archive`); labels, manifests, packing slips, return
+   city and notes are blanked and its postal code cut to the prefix; every free text that
+   can quote them (:data:`pipelines.lib.privacy.FREE_TEXT_COLUMNS` of any table: hold
+   findings, events, notes, carrier scans, quarantined records, and the marts' copies) has
+   the values, and the values ops corrected away, replaced by ``[erased]``; the customer's
+   keys are dropped, in the marts too; ``oms.erasures`` records which orders were erased
+   and the customer's keyed hash.
+2. **The files**: archived exports, returns and tracking files rewritten with the customer's
+   fields blanked (:mod:`pipelines.lib.erasure_archive`); labels, manifests, packing slips, return
    labels and refund exports rendered again from the blanked warehouse, mail and SMS to the
    customer removed (:mod:`pipelines.lib.erasure_outbox`). Each file's fate is recorded in
    ``oms.erasure_files``.
@@ -37,9 +38,14 @@ from pathlib import Path
 import duckdb
 
 from pipelines.lib.privacy import (
+    EMAIL_RE,
     ERASED,
+    FREE_TEXT_COLUMNS,
+    PEOPLE_TEXT_COLUMNS,
     PERSONAL_DECISION_FIELDS,
     PERSONAL_ORDER_FIELDS,
+    PHONE_RE,
+    QUOTED_RE,
     FileAction,
     assign_privacy_keys,
     email_lookup_value,
@@ -51,7 +57,9 @@ from pipelines.lib.warehouse import frame, scalar, transaction
 
 #: Order statuses after which the platform needs no address any more.
 DONE_STATUSES = ("shipped", "delivered", "cancelled", "partially_returned", "returned")
-_EMAIL = re.compile(r"[^\s\"'<>(),;:]+@[^\s\"'<>(),;:]+\.[A-Za-z]{2,}")
+_EMAIL = re.compile(EMAIL_RE)
+_QUOTED = re.compile(QUOTED_RE)
+_PHONE = re.compile(PHONE_RE)
 
 
 class ErasureRefused(Exception):
@@ -66,10 +74,13 @@ class ErasureResult:
     newly_erased: list[str]
     files: list[FileAction] = field(default_factory=list)
     rows_scrubbed: int = 0
+    #: An earlier run stopped before recording its files; this one finished the erasure.
+    finished_interrupted: bool = False
 
     @property
     def changed(self) -> bool:
-        return bool(self.newly_erased or self.files)
+        done = [f for f in self.files if f.action != "needs_review"]  # reported every run
+        return bool(self.newly_erased or done or self.finished_interrupted)
 
 
 def _subject_for_email(key: bytes, email: str) -> str:
@@ -105,12 +116,12 @@ def resolve(
     if not order_key:
         raise ValueError("name the customer by --email or --order")
     found = con.execute(
-        f"SELECT customer_key, erased_at IS NOT NULL FROM {ORDERS.qualified} WHERE order_key = ?",
+        f"SELECT subject_key, erased_at IS NOT NULL FROM {ORDERS.qualified} WHERE order_key = ?",
         [order_key],
     ).fetchall()
     if not found:
         return [], None, "order"
-    customer_key, erased = found[0]
+    subject_key, erased = found[0]
     if erased:
         subject = scalar(
             con,
@@ -118,13 +129,13 @@ def resolve(
             [order_key],
         )
     else:
-        subject = customer_key
+        subject = subject_key
     if subject is None:  # an order naming no customer: just this one
         return [order_key], None, "order"
     rows = con.execute(
         f"""
         SELECT order_key FROM {ORDERS.qualified}
-        WHERE erased_at IS NULL AND customer_key = $subject
+        WHERE erased_at IS NULL AND subject_key = $subject
         UNION
         SELECT order_key FROM {ERASURES.qualified} WHERE subject_key = $subject
         UNION SELECT $order
@@ -143,79 +154,110 @@ def _erasure_id(orders: list[str], now: datetime) -> str:
 def _values_of(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     """Per order being erased, its personal values longest first (replaced in free text)."""
     fields = ", ".join(PERSONAL_DECISION_FIELDS)
-    people: dict[str, list[str]] = {}
-    for row in con.execute(
-        f"SELECT order_key, {fields} FROM {ORDERS.qualified} "
-        "WHERE order_key IN (SELECT order_key FROM erase_now)"
+    personal = ", ".join(f"'{f}'" for f in PERSONAL_DECISION_FIELDS)
+    found: dict[str, set[str]] = {}
+    for order_key, value in con.execute(
+        f"""
+        SELECT order_key, unnest([{fields}]) FROM {ORDERS.qualified}
+        WHERE order_key IN (SELECT order_key FROM erase_now)
+        UNION ALL  -- values ops corrected away are theirs too
+        SELECT order_key, unnest([value, previous_value]) FROM oms.hold_decisions
+        WHERE order_key IN (SELECT order_key FROM erase_now) AND lower(field) IN ({personal})
+        """
     ).fetchall():
-        values = {str(v).strip() for v in row[1:] if v is not None and len(str(v).strip()) >= 3}
-        people[row[0]] = sorted(values, key=len, reverse=True)
-    return people
+        if value is not None and len(str(value).strip()) >= 3 and value != ERASED:
+            found.setdefault(order_key, set()).add(str(value).strip())
+    return {k: sorted(v, key=len, reverse=True) for k, v in found.items()}
 
 
-def _scrub_text(text: str | None, values: list[str]) -> str | None:
+def _scrub_text(text: str | None, values: list[str], phones: bool) -> str | None:
+    """``text`` scrubbed as :func:`pipelines.lib.privacy.scrub_sql` scrubs it."""
     if text is None:
         return None
     out = text
     for value in values:
         out = re.sub(re.escape(value), ERASED, out, flags=re.IGNORECASE)
-    return _EMAIL.sub(ERASED, out)
+    out = _EMAIL.sub(ERASED, out)
+    out = _QUOTED.sub(rf"\g<1>{ERASED}\g<2>", out)
+    return _PHONE.sub(ERASED, out) if phones else out
 
 
-#: Free text that can quote the customer: (table, row key columns, text columns, the
-#: order key's SQL expression on that table). Carrier events are reached through parcels.
-_FREE_TEXT: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
-    ("oms.order_events", ("event_id",), ("detail",), "order_key"),
-    ("oms.order_holds", ("hold_id",), ("detail", "resolution_note"), "order_key"),
-    ("oms.hold_decisions", ("decision_id",), ("note",), "order_key"),
-    ("oms.notifications", ("notification_id",), ("subject", "last_error"), "order_key"),
-    ("oms.returns", ("return_line_id",), ("note", "status_reason"), "order_key"),
-    ("oms.return_inspections", ("inspection_id",), ("note",), "order_key"),
-    ("oms.refunds", ("refund_id",), ("explanation",), "order_key"),
-    (
-        "oms.tracking_events",
-        ("event_key",),
-        ("location", "message", "status_detail"),
-        "(SELECT s.order_key FROM oms.parcels p JOIN oms.shipments s USING (shipment_id) "
-        "WHERE p.parcel_id = t.parcel_id)",
-    ),
-    (
-        "quality.tracking_quarantine",
-        ("event_key", "source_file", "source_row"),
-        ("message",),
-        "(SELECT s.order_key FROM oms.parcels p JOIN oms.shipments s USING (shipment_id) "
-        "WHERE p.tracking_number = t.tracking_number LIMIT 1)",
-    ),
-    (
-        "quality.returns_quarantine",
-        ("source_file", "source_row"),
-        ("record",),
-        "(SELECT o.order_key FROM oms.orders o WHERE t.order_ref IN "
-        "(o.order_key, o.order_number, o.external_order_id) LIMIT 1)",
-    ),
+#: How a row leads to an erased order, by the first of these columns its table has: (column,
+#: the temporary table mapping it to the order, that table's column).
+_LINKS = (
+    ("order_key", "erase_now", "order_key"),
+    ("shipment_id", "erase_shipments", "shipment_id"),
+    ("parcel_id", "erase_parcels", "parcel_id"),
+    ("tracking_number", "erase_tracking", "tracking_number"),
+    ("order_ref", "erase_refs", "ref"),
 )
+
+
+def _free_text_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, list[str], tuple]]:
+    """(table, its free-text columns, its link) of every stored table with text that can
+    quote a customer: the operational tables, the quarantines and the marts alike."""
+    found = []
+    for qualified, columns in con.execute(
+        """
+        SELECT c.table_schema || '.' || c.table_name, list(c.column_name)
+        FROM information_schema.columns c
+        JOIN information_schema.tables t
+          ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+         AND t.table_catalog = c.table_catalog
+        WHERE t.table_type = 'BASE TABLE' AND c.table_schema IN ('oms', 'quality', 'analytics')
+          AND t.table_catalog = current_database()
+        GROUP BY 1 ORDER BY 1
+        """
+    ).fetchall():
+        texts = [c for c in columns if c in FREE_TEXT_COLUMNS]
+        link = next((lk for lk in _LINKS if lk[0] in columns), None)
+        if texts and link:
+            found.append((qualified, texts, link))
+    return found
 
 
 def _scrub_free_text(con: duckdb.DuckDBPyConnection, people: dict[str, list[str]]) -> int:
     """Replace the customer's values in every free text of their orders; rows changed."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE erase_shipments AS SELECT shipment_id, order_key "
+        "FROM oms.shipments WHERE order_key IN (SELECT order_key FROM erase_now)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE erase_parcels AS SELECT p.parcel_id, p.tracking_number, "
+        "s.order_key FROM oms.parcels p JOIN erase_shipments s USING (shipment_id)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE erase_tracking AS SELECT tracking_number, "
+        "any_value(order_key) AS order_key FROM erase_parcels "
+        "WHERE tracking_number IS NOT NULL GROUP BY 1"
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE erase_refs AS
+        SELECT ref, any_value(order_key) AS order_key FROM (
+            SELECT order_key AS ref, order_key FROM oms.orders
+            UNION ALL SELECT order_number, order_key FROM oms.orders
+            UNION ALL SELECT external_order_id, order_key FROM oms.orders)
+        WHERE order_key IN (SELECT order_key FROM erase_now) AND ref IS NOT NULL GROUP BY 1
+        """
+    )
     changed = 0
-    for table, keys, texts, order_of in _FREE_TEXT:
-        key_cols = ", ".join(f"t.{k}" for k in keys)
-        text_cols = ", ".join(f"t.{c}" for c in texts)
+    for table, texts, (column, mapping, key) in _free_text_tables(con):
+        text_cols = ", ".join(f't."{c}"' for c in texts)
         rows = con.execute(
-            f"SELECT * FROM (SELECT {order_of} AS erased_order, {key_cols}, {text_cols} "
-            f"FROM {table} t) WHERE erased_order IN (SELECT order_key FROM erase_now)"
+            f"SELECT t.rowid, m.order_key, {text_cols} FROM {table} t "
+            f"JOIN {mapping} m ON m.{key} = t.{column}"
         ).fetchall()
-        for row in rows:
-            values = people.get(row[0], [])
-            ident = row[1 : 1 + len(keys)]
-            old = row[1 + len(keys) :]
-            new = [_scrub_text(v, values) for v in old]
-            if new == list(old):
+        for rowid, order_key, *old in rows:
+            values = people.get(order_key, [])
+            new = [
+                _scrub_text(v, values, c in PEOPLE_TEXT_COLUMNS)
+                for c, v in zip(texts, old, strict=True)
+            ]
+            if new == old:
                 continue
-            sets = ", ".join(f"{c} = ?" for c in texts)
-            where = " AND ".join(f"{k} IS NOT DISTINCT FROM ?" for k in keys)
-            con.execute(f"UPDATE {table} SET {sets} WHERE {where}", [*new, *ident])
+            sets = ", ".join(f'"{c}" = ?' for c in texts)
+            con.execute(f"UPDATE {table} SET {sets} WHERE rowid = ?", [*new, rowid])
             changed += 1
     # Corrected values of personal fields are personal: replaced whole.
     personal = ", ".join(f"'{f}'" for f in PERSONAL_DECISION_FIELDS)
@@ -243,7 +285,8 @@ def _scrub_free_text(con: duckdb.DuckDBPyConnection, people: dict[str, list[str]
 
 
 def _forget_in_marts(con: duckdb.DuckDBPyConnection) -> None:
-    """The marts drop the customer's key now, not at the next build."""
+    """The marts drop the customer's key now, not at the next build (their copied text is
+    scrubbed with the rest: :func:`_scrub_free_text`)."""
     marts = con.execute(
         """
         SELECT table_name,
@@ -265,7 +308,7 @@ def _forget_in_marts(con: duckdb.DuckDBPyConnection) -> None:
         else:
             con.execute(
                 f'DELETE FROM analytics."{name}" WHERE customer_key IN '
-                "(SELECT subject_key FROM erase_now WHERE subject_key IS NOT NULL)"
+                "(SELECT customer_key FROM erase_now WHERE customer_key IS NOT NULL)"
             )
 
 
@@ -302,7 +345,7 @@ def erase_rows(
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE erase_now AS
-            SELECT order_key, coalesce($subject, customer_key) AS subject_key
+            SELECT order_key, coalesce($subject, subject_key) AS subject_key, customer_key
             FROM {ORDERS.qualified} WHERE list_contains($keys, order_key)
             """,
             {"keys": fresh, "subject": subject},
@@ -342,16 +385,37 @@ def erase_rows(
             """,
             {"id": erasure_id, "now": now},
         )
-        con.execute("DROP TABLE erase_now")
+        for temp in (
+            "erase_now",
+            "erase_shipments",
+            "erase_parcels",
+            "erase_tracking",
+            "erase_refs",
+        ):
+            con.execute(f"DROP TABLE IF EXISTS {temp}")
     return erasure_id, fresh, scrubbed
 
 
 def record_files(
-    con: duckdb.DuckDBPyConnection, erasure_id: str, actions: list[FileAction], now: datetime
+    con: duckdb.DuckDBPyConnection,
+    erasure_id: str,
+    orders: list[str],
+    actions: list[FileAction],
+    now: datetime,
 ) -> None:
     """Step 2's outcome: each file's action in ``oms.erasure_files``, removed messages no
     longer pointed at; the erasure is done."""
     removed = [a.path for a in actions if a.action == "removed"]
+    # A run that stopped after removing messages but before this point left paths to nothing.
+    removed += [
+        path
+        for (path,) in con.execute(
+            "SELECT file_path FROM oms.notifications "
+            "WHERE file_path IS NOT NULL AND list_contains(?, order_key)",
+            [orders],
+        ).fetchall()
+        if not Path(path).exists()
+    ]
     with transaction(con):
         if removed:
             con.execute(
@@ -367,8 +431,8 @@ def record_files(
             )
         con.execute(
             f"UPDATE {ERASURES.qualified} SET files_done_at = ? "
-            "WHERE erasure_id = ? AND files_done_at IS NULL",
-            [now, erasure_id],
+            "WHERE list_contains(?, order_key) AND files_done_at IS NULL",
+            [now, orders],
         )
 
 
@@ -410,6 +474,17 @@ def forget_customer(
             "erased. Ask again then."
         )
     erasure_id, fresh, scrubbed = erase_rows(con, orders, subject, matched_by, requested_by, now)
+    # An earlier run that stopped between the warehouse and the files: this one finishes it,
+    # but what that run did to files was not recorded (the files themselves are repaired).
+    interrupted = bool(
+        scalar(
+            con,
+            f"SELECT count(*) FROM {ERASURES.qualified} "
+            "WHERE list_contains($keys, order_key) AND files_done_at IS NULL "
+            "AND erasure_id <> $id",
+            {"keys": orders, "id": erasure_id if fresh else ""},
+        )
+    )
     erased = frame(
         con,
         f"SELECT order_key, channel, source_format, external_order_id, order_number "
@@ -431,5 +506,41 @@ def forget_customer(
         erasure_id=erasure_id,
         now=now,
     )
-    record_files(con, erasure_id, actions, now)
-    return ErasureResult(erasure_id, orders, fresh, actions, scrubbed)
+    record_files(con, erasure_id, orders, actions, now)
+    return ErasureResult(erasure_id, orders, fresh, actions, scrubbed, interrupted)
+
+
+def scrub_reexported(
+    con: duckdb.DuckDBPyConnection, *, data_dir: Path, run_id: str, now: datetime
+) -> list[FileAction]:
+    """After an intake run: the files it archived that carried erased customers' data again
+    (a channel re-exporting the order; the warehouse kept the fields empty) get the same
+    rewrite as at the erasure, recorded under it. Nothing to do in the usual run."""
+    from pipelines.lib.erasure_archive import ErasedOrder, scrub_archives
+
+    if not scalar(con, f"SELECT count(*) FROM {ERASURES.qualified}"):
+        return []
+    rows = frame(
+        con,
+        f"""
+        SELECT o.order_key, o.channel, o.source_format, o.external_order_id, o.order_number,
+               max(e.erasure_id) AS erasure_id
+        FROM {ORDERS.qualified} o JOIN {ERASURES.qualified} e USING (order_key)
+        WHERE o.order_key IN (SELECT order_key FROM oms.order_events
+                              WHERE event = 'personal_data_ignored' AND run_id = $run)
+        GROUP BY ALL ORDER BY o.order_key
+        """,
+        {"run": run_id},
+    )
+    actions: list[FileAction] = []
+    for (erasure_id,), group in rows.group_by("erasure_id", maintain_order=True):
+        done = scrub_archives(
+            con,
+            data_dir=data_dir,
+            orders=[ErasedOrder(**r) for r in group.drop("erasure_id").iter_rows(named=True)],
+            erasure_id=erasure_id,
+            now=now,
+        )
+        record_files(con, erasure_id, group["order_key"].to_list(), done, now)
+        actions += done
+    return actions

@@ -2,7 +2,8 @@
 
 Runs after the warehouse is blanked (pipelines.lib.erasure). Every file under
 ``data/archive`` and ``data/rejected`` is first searched, as bytes, for the erased orders'
-ids (external order id, order number, RMA number); only a file that mentions one is read.
+ids (external order id, order number, RMA number; a tracking file for their parcels'
+tracking numbers); only a file that mentions one is read.
 So an archive of hundreds of large files costs one fast pass over the bytes and the parsing
 of the few files that hold the customer.
 
@@ -19,8 +20,21 @@ What a file becomes:
 - **Mail** (``.eml`` orders): the sender, recipients and body are the customer's, so a mail
   whose attachment holds an erased order is removed (``removed``).
 - **Returns, inspections and hold-decision files**: the rows of the erased orders lose their
-  free text (``note``; a decision's corrected personal value). Tracking and stock files
-  hold no customer data and are left alone.
+  free text (``note``; a decision's corrected personal value). Stock files hold no customer
+  data and are left alone.
+- **Carrier tracking files** (flat CSV, EasyPost tracker JSON): a parcel's scans carry the
+  place it was delivered to, so the records of the erased orders' parcels (found by tracking
+  number, which the parcels keep) lose the city and postal code of every scan: a one-field
+  location (``"Tustin, CA 92780, US"``) becomes its region and country (``"CA, US"``), or
+  blank when it does not parse as city, region, postal code and country; a tracker's
+  ``tracking_location`` keeps ``state`` and ``country``. A scan message is kept only when
+  every word of it is a carrier's status word (:data:`CARRIER_WORDS`: "Delivered, Front
+  Door/Porch"); anything else ("Delivered, left with J SMITH") is blanked, as are a
+  tracker's ``signed_by`` and its carrier detail's destination. Before the file is
+  replaced, the rewritten copy is read with the real tracking reader and must give the same
+  events (tracking number, carrier, status, detail, time); else ``needs_review``. (A blanked
+  message changes the event's key, which hashes the message; the pipeline does not read
+  archived files again.)
 - **Rejected files**: the same rewrite when the layout is recognised and the rows split
   cleanly; otherwise the file is left as it is and reported ``needs_review``.
 
@@ -51,9 +65,15 @@ from pipelines.lib.channels import SNIFF_BYTES, UnreadableFile, detect
 from pipelines.lib.channels import direct as direct_layout
 from pipelines.lib.channels.common import UTF8_BOM
 from pipelines.lib.files import write_atomically
-from pipelines.lib.intake import _email_attachments, _is_email, other_stage_layout
+from pipelines.lib.intake import (
+    TRACKING_LAYOUT,
+    _email_attachments,
+    _is_email,
+    other_stage_layout,
+)
 from pipelines.lib.privacy import PERSONAL_DECISION_FIELDS, PERSONAL_ORDER_FIELDS, FileAction
-from pipelines.lib.schema import ORDERS, RETURNS
+from pipelines.lib.schema import ORDERS, PARCELS, RETURNS, SHIPMENTS
+from pipelines.lib.tracking_events import read_tracking_file
 from pipelines.lib.warehouse import frame
 
 log = logging.getLogger(__name__)
@@ -101,28 +121,39 @@ class _Erasure:
     by_number: dict[str, list[tuple[str, str]]]
     #: Ship-to country of each erased order (a corrected postal code is cut by it).
     countries: dict[str, str | None]
+    #: Tracking number -> order key of every parcel of the erased orders (carrier files name
+    #: parcels, never orders).
+    parcels: dict[str, str]
     keys: frozenset[str] = field(init=False)
     needle: re.Pattern[bytes] | None = field(init=False)
+    parcel_needle: re.Pattern[bytes] | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = frozenset(o.order_key for o in self.orders)
         ids = {o.external_order_id for o in self.orders}
         ids |= {o.order_number for o in self.orders if o.order_number}
         ids |= self.rmas
-        ids = {i.strip() for i in ids if i and i.strip()}
-        # An id counts only as a whole token: order 4714 is not in SKU-047140.
-        self.needle = (
-            re.compile(
-                rb"(?<![0-9A-Za-z])(?:"
-                + b"|".join(re.escape(i.encode()) for i in sorted(ids, key=len, reverse=True))
-                + rb")(?![0-9A-Za-z])"
-            )
-            if ids
-            else None
-        )
+        self.needle = _tokens(ids)
+        self.parcel_needle = _tokens(self.parcels)
 
     def mentioned(self, data: bytes) -> bool:
         return self.needle is not None and self.needle.search(data) is not None
+
+    def parcel_mentioned(self, data: bytes) -> bool:
+        return self.parcel_needle is not None and self.parcel_needle.search(data) is not None
+
+
+def _tokens(ids: Iterable[str | None]) -> re.Pattern[bytes] | None:
+    """A pattern finding any of ``ids`` as a whole token (order 4714 is not in SKU-047140),
+    or None when there are none."""
+    wanted = {i.strip() for i in ids if i and i.strip()}
+    if not wanted:
+        return None
+    return re.compile(
+        rb"(?<![0-9A-Za-z])(?:"
+        + b"|".join(re.escape(i.encode()) for i in sorted(wanted, key=len, reverse=True))
+        + rb")(?![0-9A-Za-z])"
+    )
 
 
 def scrub_archives(
@@ -176,6 +207,13 @@ def _load(con: duckdb.DuckDBPyConnection, orders: list[ErasedOrder]) -> _Erasure
             "WHERE order_number IN (SELECT key FROM erased_numbers) "
             "OR order_key IN (SELECT key FROM erased_keys)",
         )
+        parcels = frame(
+            con,
+            f"SELECT DISTINCT p.tracking_number, s.order_key FROM {PARCELS.qualified} p "
+            f"JOIN {SHIPMENTS.qualified} s USING (shipment_id) "
+            "WHERE p.tracking_number IS NOT NULL "
+            "AND s.order_key IN (SELECT key FROM erased_keys)",
+        )
     finally:
         con.unregister("erased_keys")
         con.unregister("erased_numbers")
@@ -190,6 +228,7 @@ def _load(con: duckdb.DuckDBPyConnection, orders: list[ErasedOrder]) -> _Erasure
         rmas=frozenset(rmas.get_column("rma_number").to_list()),
         by_number=by_number,
         countries=countries,
+        parcels={n.strip(): k for n, k in parcels.iter_rows() if n.strip()},
     )
 
 
@@ -220,13 +259,15 @@ def _scrub_file(path: Path, rejected: bool, erasure: _Erasure) -> FileAction | N
         head = fh.read(SNIFF_BYTES)
     if _is_email(path, head):
         return _scrub_mail(path, rejected, erasure, head)
-    if not _file_mentions(path, erasure):
+    stage = other_stage_layout(head)
+    if stage == TRACKING_LAYOUT:
+        return _scrub_tracking(path, rejected, erasure)
+    if not _file_mentions(path, erasure.needle):
         return None
     shown = str(path)
-    stage = other_stage_layout(head)
     if stage is not None:
         kind = _STAGE_KINDS.get(stage)
-        if kind is None:  # tracking and stock files: carrier and warehouse data only
+        if kind is None:  # stock files: warehouse data only
             return None
         kind = _kind(rejected, kind)
         plan = _stage_plan(stage, erasure)
@@ -264,12 +305,13 @@ def _scrub_file(path: Path, rejected: bool, erasure: _Erasure) -> FileAction | N
     )
 
 
-def _file_mentions(path: Path, erasure: _Erasure) -> bool:
-    """The cheap test: do the file's bytes name an erased order (whole-token match)?"""
-    if erasure.needle is None or path.stat().st_size == 0:
+def _file_mentions(path: Path, needle: re.Pattern[bytes] | None) -> bool:
+    """The cheap test: do the file's bytes name an erased order or parcel (whole-token
+    match)?"""
+    if needle is None or path.stat().st_size == 0:
         return False
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as view:
-        return erasure.needle.search(view) is not None
+        return needle.search(view) is not None
 
 
 def _review_detail(path: Path, erasure: _Erasure, why: object) -> str:
@@ -689,25 +731,46 @@ def _json_text(value: object) -> str | None:
     return str(value)
 
 
+def _json_values(doc: _Json, mentions: Callable[[bytes], bool]) -> list[tuple[int, int]]:
+    """Spans of the document's top-level values: the one value, or the JSON Lines that
+    ``mentions`` an erased id."""
+    body = doc.data
+    start = doc.space(0)
+    stop = doc.end(start)
+    if doc.space(stop) >= len(body):
+        return [(start, stop)]
+    values = []  # more after the first value: JSON Lines
+    at = 0
+    for line in body.splitlines(keepends=True):
+        if mentions(line):  # one record per line: the others are not parsed at all
+            first = doc.space(at)
+            values.append((first, doc.end(first)))
+        at += len(line)
+    return values
+
+
+def _json_replacement(new: str | None, was: bytes, encoding: str) -> bytes:
+    """JSON text of a new value: ``null`` for None (or for "" where the old value was no
+    string); non-ASCII escaped only where the old value was all ASCII."""
+    if new is None or (new == "" and was[:1] != b'"'):
+        return b"null"
+    return json.dumps(new, ensure_ascii=not was.isascii()).encode(encoding)
+
+
+def _apply_edits(body: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
+    out = bytearray(body)
+    for begin, end, text in sorted(edits, reverse=True):
+        out[begin:end] = text
+    return bytes(out)
+
+
 def _rewrite_json(
     body: bytes, encoding: str, plan: Plan, mentions: Callable[[bytes], bool]
 ) -> tuple[bytes, set[str]]:
     doc = _Json(body)
-    start = doc.space(0)
-    stop = doc.end(start)
-    if doc.space(stop) < len(body):  # more after the first value: JSON Lines
-        values = []
-        at = 0
-        for line in body.splitlines(keepends=True):
-            if mentions(line):  # one record per line: the others are not parsed at all
-                first = doc.space(at)
-                values.append((first, doc.end(first)))
-            at += len(line)
-    else:
-        values = [(start, stop)]
     edits: list[tuple[int, int, bytes]] = []
     touched: set[str] = set()
-    for value in values:
+    for value in _json_values(doc, mentions):
         for record in doc.records(value, mentions):
             if body[record[0] : record[0] + 1] != b"{":
                 continue
@@ -728,17 +791,11 @@ def _rewrite_json(
                 if span is None:
                     continue
                 was = body[span[0] : span[1]]
-                text = json.dumps(new, ensure_ascii=not was.isascii()).encode(encoding)
-                if new == "" and was[:1] != b'"':
-                    text = b"null"
-                edits.append((span[0], span[1], text))
+                edits.append((span[0], span[1], _json_replacement(new, was, encoding)))
             touched.add(key)
     if not edits:
         return body, set()
-    out = bytearray(body)
-    for begin, end, text in sorted(edits, reverse=True):
-        out[begin:end] = text
-    return bytes(out), touched
+    return _apply_edits(body, edits), touched
 
 
 # --- checks -----------------------------------------------------------------------------------
@@ -756,10 +813,28 @@ def _facts(path: Path, name: str) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def _check_same_facts(path: Path, new: bytes, rejected: bool) -> None:
     """Refuse a rewrite the real adapter reads differently (order ids, amounts, SKUs,
-    quantities). A rejected file the adapter cannot read at all is checked only by its
-    structure (what _Delimited and _Json enforce)."""
+    quantities)."""
+    _check_reads_the_same(
+        path,
+        new,
+        rejected,
+        lambda p: _facts(p, path.name),
+        "the rewritten file would read as different orders or lines",
+    )
+
+
+def _check_reads_the_same(
+    path: Path,
+    new: bytes,
+    rejected: bool,
+    read: Callable[[Path], tuple[pl.DataFrame, ...]],
+    differs: str,
+) -> None:
+    """Refuse ``new`` unless ``read`` gives the same frames for it as for the file. A
+    rejected file the reader cannot read at all is checked only by its structure (what
+    _Delimited and _Json enforce)."""
     try:
-        before = _facts(path, path.name)
+        before = read(path)
     except Exception as exc:
         if rejected:
             return
@@ -768,13 +843,213 @@ def _check_same_facts(path: Path, new: bytes, rejected: bool) -> None:
     try:
         scratch.write_bytes(new)
         try:
-            after = _facts(scratch, path.name)
+            after = read(scratch)
         except Exception as exc:
             raise _NeedsReview(f"the rewritten file would not read: {exc}") from exc
     finally:
         scratch.unlink(missing_ok=True)
-    if not (before[0].equals(after[0]) and before[1].equals(after[1])):
-        raise _NeedsReview("the rewritten file would read as different orders or lines")
+    if not all(b.equals(a) for b, a in zip(before, after, strict=True)):
+        raise _NeedsReview(differs)
+
+
+# --- carrier tracking files -------------------------------------------------------------------
+
+_CARRIER_WORDS = """
+    a access accepted arrival arrived at attempted available awaiting be business carrier
+    could created customs day delay delayed delivered delivery departed destination door
+    electronic en exception expected facility fedex for from front has hub in information
+    item label left local location mailbox no not notice of office on origin out package
+    parcel picked pickup point porch post processed processing ready reached receiver received
+    regional return returned returning route scan sender sent shipment shipper shipping sort
+    sorting the through to today transit up ups usps vehicle yet
+"""
+#: Words of carriers' scan messages (those of the demo's generator among them). A message of
+#: an erased parcel made of these alone says what happened to the parcel, never who took it
+#: ("Delivered, Front Door/Porch"), and is kept; with any other word — a name, "by", "with",
+#: a number — it is blanked ("Delivered, left with J SMITH"). Deliberately no "by", "with"
+#: or "signed": those introduce a person.
+CARRIER_WORDS = frozenset(_CARRIER_WORDS.split())
+#: Columns of a flat tracking file blanked in an erased parcel's rows when the file has them
+#: (the reader needs only ``location``; other carriers' exports add these).
+_TRACKING_BLANK_COLUMNS = ("city", "zip", "postal_code", "signed_by")
+#: What the check compares: the events the real reader gives, message and location aside.
+_EVENT_FACTS = (
+    "tracking_number",
+    "carrier",
+    "status",
+    "raw_status",
+    "status_detail",
+    "occurred_at",
+)
+
+_POSTAL = r"(?=[A-Z0-9 \-]*[0-9])[A-Z0-9][A-Z0-9 \-]{1,9}"
+_POSTAL_CODE = re.compile(_POSTAL)
+_REGION = re.compile(rf"([A-Z]{{2,3}})(?:\s+{_POSTAL})?")
+_COUNTRY = re.compile(r"[A-Z]{2}")
+
+
+def carrier_words_only(message: str) -> bool:
+    """Is every word of ``message`` one of :data:`CARRIER_WORDS` (case aside)?"""
+    return all(word in CARRIER_WORDS for word in re.findall(r"[^\W_]+", message.lower()))
+
+
+def coarse_location(text: str) -> str:
+    """A scan location cut to its region and country: ``"Tustin, CA 92780, US"`` and
+    ``"Tustin, CA, 92780, US"`` (the reader's form) become ``"CA, US"``.
+
+    Parsed from the end: a two-letter country, then the region as two or three capitals,
+    alone or followed by the postal code (or with the postal code as its own part after
+    it); what stands before the region (city, street) is dropped. What does not parse so
+    keeps only its country, or becomes blank: a location we cannot read is not kept. The
+    result parses to itself, so a second erasure changes nothing.
+    """
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    country = parts.pop() if parts and _COUNTRY.fullmatch(parts[-1]) else None
+    region = None
+    if parts:
+        match = _REGION.fullmatch(parts[-1])
+        if match is None and len(parts) > 1 and _POSTAL_CODE.fullmatch(parts[-1]):
+            match = _REGION.fullmatch(parts[-2])
+        region = match.group(1) if match else None
+    return ", ".join(part for part in (region, country) if part)
+
+
+def _scrub_tracking(path: Path, rejected: bool, erasure: _Erasure) -> FileAction | None:
+    """A carrier tracking file: the scans of the erased orders' parcels lose the place of
+    delivery and any message that is more than the carrier's status words."""
+    if not _file_mentions(path, erasure.parcel_needle):
+        return None
+    kind = _kind(rejected, "tracking_file")
+    data = path.read_bytes()
+    try:
+        new, touched = _rewrite_tracking(data, erasure)
+        if not touched:
+            return None
+        _check_reads_the_same(
+            path, new, rejected, _tracking_events, "the rewritten file would read as other events"
+        )
+    except _NeedsReview as exc:
+        return FileAction(str(path), "needs_review", kind, _review_detail(path, erasure, exc))
+    write_atomically(path, lambda tmp: tmp.write_bytes(new))
+    keys = sorted(touched)
+    more = f" and {len(keys) - _DETAIL_KEYS} more" if len(keys) > _DETAIL_KEYS else ""
+    return FileAction(
+        str(path),
+        "rewritten",
+        kind,
+        f"scan places cut to region and country, other than status words blanked, for the "
+        f"parcels of {', '.join(keys[:_DETAIL_KEYS])}{more}; every other record unchanged",
+    )
+
+
+def _tracking_events(path: Path) -> tuple[pl.DataFrame]:
+    events = read_tracking_file(path).select(_EVENT_FACTS)
+    # A blanked message changes an event's key, so two scans that differed only by message
+    # read as one: the events are compared as a set.
+    return (events.unique().sort(_EVENT_FACTS, nulls_last=True),)
+
+
+def _rewrite_tracking(data: bytes, erasure: _Erasure) -> tuple[bytes, set[str]]:
+    """(new bytes, order keys whose parcels' scans changed) of a flat CSV or tracker JSON
+    file. Only records naming an erased parcel's tracking number are looked into."""
+    bom = UTF8_BOM if data.startswith(UTF8_BOM) else b""
+    body = data[len(bom) :]
+    if b"\x00" in body:
+        raise _NeedsReview("binary content")
+    encoding = _encoding(body)
+    if body.lstrip()[:1] in (b"{", b"["):
+        new, touched = _rewrite_trackers(body, encoding, erasure)
+    else:
+        new, touched = _Delimited(b",").rewrite(
+            body, encoding, _tracking_plan(erasure), erasure.parcel_mentioned
+        )
+    return bom + new, touched
+
+
+def _tracking_plan(erasure: _Erasure) -> Plan:
+    """Rows of a flat tracking file: matched by tracking number to the erased parcels."""
+
+    def plan(get: Callable[[str], str | None]) -> tuple[str, dict[str, str]] | None:
+        owner = erasure.parcels.get((get("tracking_number") or "").strip())
+        if owner is None:
+            return None
+        changes = {name: "" for name in _TRACKING_BLANK_COLUMNS if (get(name) or "").strip()}
+        location = get("location")
+        if location and location.strip() and coarse_location(location) != location:
+            changes["location"] = coarse_location(location)
+        message = get("message")
+        if message and message.strip() and not carrier_words_only(message):
+            changes["message"] = ""
+        return owner, changes
+
+    return plan
+
+
+def _rewrite_trackers(body: bytes, encoding: str, erasure: _Erasure) -> tuple[bytes, set[str]]:
+    """EasyPost trackers (one object, a list, or JSON Lines) of the erased parcels."""
+    doc = _Json(body)
+    edits: list[tuple[int, int, bytes]] = []
+    touched: set[str] = set()
+    for value in _json_values(doc, erasure.parcel_mentioned):
+        for tracker in doc.records(value, erasure.parcel_mentioned):
+            if body[tracker[0] : tracker[0] + 1] != b"{":
+                continue
+            code = doc.find(tracker, "tracking_code")
+            number = None if code is None else _json_text(doc.value(code))
+            owner = erasure.parcels.get((number or "").strip())
+            if owner is None:
+                continue
+            for (begin, end), new in _tracker_changes(doc, tracker):
+                edits.append((begin, end, _json_replacement(new, body[begin:end], encoding)))
+                touched.add(owner)
+    if not edits:
+        return body, set()
+    return _apply_edits(body, edits), touched
+
+
+def _tracker_changes(
+    doc: _Json, tracker: tuple[int, int]
+) -> Iterator[tuple[tuple[int, int], str | None]]:
+    """(span, new value; None for null) of each value of one tracker that changes: who
+    signed, the destination in its carrier detail, and each scan's city, postal code and
+    message (``description`` too, which carriers use as a second message)."""
+
+    def text(span: tuple[int, int] | None) -> str | None:
+        if span is None:
+            return None
+        if doc.data[span[0] : span[0] + 1] in (b"{", b"["):
+            raise _NeedsReview(f"a place or message that is not text at byte {span[0]}")
+        value = _json_text(doc.value(span))
+        return value if value and value.strip() else None
+
+    def blank(record: tuple[int, int], *paths: str):
+        for path in paths:
+            span = doc.find(record, path)
+            if text(span) is not None:
+                yield span, None
+
+    yield from blank(tracker, "signed_by")
+    detail = doc.find(tracker, "carrier_detail")
+    if detail is not None and doc.data[detail[0] : detail[0] + 1] == b"{":
+        yield from blank(
+            detail, "destination_tracking_location.city", "destination_tracking_location.zip"
+        )
+        span = doc.find(detail, "destination_location")
+        place = text(span)
+        if place is not None and coarse_location(place) != place:
+            yield span, coarse_location(place) or None
+    scans = doc.find(tracker, "tracking_details")
+    if scans is None or doc.data[scans[0] : scans[0] + 1] != b"[":
+        return
+    for scan in doc.items(scans[0]):
+        if doc.data[scan[0] : scan[0] + 1] != b"{":
+            continue
+        yield from blank(scan, "tracking_location.city", "tracking_location.zip")
+        for name in ("message", "description"):
+            span = doc.find(scan, name)
+            message = text(span)
+            if message is not None and not carrier_words_only(message):
+                yield span, None
 
 
 # --- mail -------------------------------------------------------------------------------------

@@ -73,11 +73,11 @@ def pii_key(data_dir: Path, environ: dict[str, str] | None = None) -> bytes:
     path = Path(data_dir) / KEY_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_urlsafe(32))
-        try:  # two processes at once: the first key made wins, the other is dropped
+        try:  # two processes or threads at once: the first key made wins, the other is dropped
             os.link(tmp, path)
         except FileExistsError:
             pass
@@ -265,6 +265,7 @@ def assign_privacy_keys(con: duckdb.DuckDBPyConnection, key: bytes) -> int:
                 """
                 UPDATE oms.orders AS o
                 SET customer_key = k.customer_key, identified_by = k.identified_by,
+                    subject_key = CASE WHEN k.identified_by IS NOT NULL THEN k.subject_key END,
                     ship_postal_prefix = k.postal_prefix,
                     email_key = k.email_key, postal_key = k.postal_key,
                     postal5_key = k.postal5_key, keyed_at = o.updated_at
@@ -292,107 +293,170 @@ def assign_privacy_keys(con: duckdb.DuckDBPyConnection, key: bytes) -> int:
 
 # --- what the snapshots carry ----------------------------------------------------------------
 
-#: Events whose detail can quote what a customer or ops typed (hold findings, corrections,
-#: decision notes). Carrier scan locations in tracking events are the carrier's, and kept.
-FREE_TEXT_EVENTS = ("on_hold", "corrected", "hold_released", "cancelled")
-_EMAIL_RE = r"[^\s\"'<>(),;:]+@[^\s\"'<>(),;:]+\.[A-Za-z]{2,}"
-_PHONE_RE = r"\+?[0-9][0-9 ().\-]{5,}[0-9]"
+#: Text columns that can quote a customer, in whatever table or view carries them (the dbt
+#: staging views and marts copy them): hold findings, event details, notes, carrier scans
+#: (a delivery scan names the customer's city and ZIP), quarantined records, messages.
+FREE_TEXT_COLUMNS = (
+    "detail",
+    "note",
+    "resolution_note",
+    "status_detail",
+    "status_reason",
+    "message",
+    "location",
+    "record",
+    "subject",
+    "explanation",
+    "last_error",
+)
+#: Of those, the ones people type: any phone-like number in them goes too (not in system
+#: text, where tracking numbers, order numbers and file names look like phone numbers).
+PEOPLE_TEXT_COLUMNS = ("note", "resolution_note")
+#: Columns no published table or view carries (oms.orders keeps its keyed hashes and prefix).
+NEVER_PUBLISHED = (*PERSONAL_ORDER_FIELDS, "ship_postal_code", "recipient", "subject_key")
 #: Tables the reporting snapshot leaves out: the erasure register names who was forgotten.
 NOT_PUBLISHED = ("oms.erasures", "oms.erasure_files")
-#: Personal columns of oms.orders the reporting snapshot leaves out (ship_postal_prefix and the
-#: keyed hashes stay).
-_ORDERS_LEFT_OUT = (*PERSONAL_ORDER_FIELDS, "ship_postal_code")
-
-
-def scrub_sql(text: str, person: str, *, phones: bool = False) -> str:
-    """SQL for ``text`` with the order's own personal values (columns of ``person``) and any
-    email address replaced; with ``phones``, any phone-like number too (free text only:
-    tracking numbers and file names in system text look like phone numbers)."""
-    out = text
-    for f in PERSONAL_DECISION_FIELDS:
-        value = f"{person}.{f}"
-        # chr(0) never occurs in text: a short or missing value replaces nothing.
-        out = f"replace({out}, CASE WHEN length({value}) >= 3 THEN {value} ELSE chr(0) END, "
-        out += f"'{ERASED}')"
-    out = f"regexp_replace({out}, {_literal(_EMAIL_RE)}, '{ERASED}', 'g')"
-    if phones:
-        out = f"regexp_replace({out}, {_literal(_PHONE_RE)}, '{ERASED}', 'g')"
-    return out
+EMAIL_RE = r"[^\s\"'<>(),;:]+@[^\s\"'<>(),;:]+\.[A-Za-z]{2,}"
+PHONE_RE = r"\+?[0-9][0-9 ().\-]{5,}[0-9]"
+#: A finding quoting the value that failed: `email "ana@example" is not valid`.
+QUOTED_RE = r'((?:email|phone|postal code|address|name) ")[^"]*(")'
+#: How a row leads to its order, by the first of these columns it has: (column, the table
+#: mapping it to an order key, that table's column).
+_LINKS = (
+    ("order_key", None, None),
+    ("shipment_id", "snapshot_shipments", "shipment_id"),
+    ("parcel_id", "snapshot_parcels", "parcel_id"),
+    ("tracking_number", "snapshot_tracking", "tracking_number"),
+    ("order_ref", "snapshot_refs", "ref"),
+)
 
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def scrub_sql(text: str, person: str | None, *, phones: bool = False) -> str:
+    """SQL for ``text`` with the order's personal values (columns of ``person``, and its
+    corrected-away values in ``person``.old_values) replaced by ``[erased]``, as well as
+    any email address and any value a finding quotes; with ``phones``, phone-like numbers
+    too. Without ``person`` (a row not tied to an order) only the patterns apply."""
+    out = text
+    if person is not None:
+        for f in PERSONAL_DECISION_FIELDS:
+            value = f"{person}.{f}"
+            # chr(0) never occurs in text: a short or missing value replaces nothing.
+            out = f"replace({out}, CASE WHEN length({value}) >= 3 THEN {value} "
+            out += f"ELSE chr(0) END, '{ERASED}')"
+        old = f"{person}.old_values"
+        out = (
+            f"CASE WHEN {old} IS NULL THEN {out} "
+            f"ELSE regexp_replace({out}, {old}, '{ERASED}', 'g') END"
+        )
+    out = f"regexp_replace({out}, {_literal(EMAIL_RE)}, '{ERASED}', 'g')"
+    out = f"regexp_replace({out}, {_literal(QUOTED_RE)}, '\\1{ERASED}\\2', 'g')"
+    if phones:
+        out = f"regexp_replace({out}, {_literal(PHONE_RE)}, '{ERASED}', 'g')"
+    return out
+
+
 def _personal_fields_pattern() -> str:
     return "|".join(PERSONAL_DECISION_FIELDS)
 
 
-def reporting_selects(tables: list[tuple[str, str]]) -> tuple[list[str], dict[str, str]]:
-    """(setup statements, SELECT per published table) for the reporting snapshot.
-
-    The setup makes ``snapshot_people``: the personal values of the orders whose free text
-    may quote them, so the scrubbing joins a small table, not every order.
-    """
+def _snapshot_setup() -> list[str]:
+    """Temporary tables the scrubbing joins: every order's personal values (and the values
+    ops corrected away), and how shipments, parcels and references lead to orders."""
     fields = ", ".join(PERSONAL_DECISION_FIELDS)
-    events = ", ".join(f"'{e}'" for e in FREE_TEXT_EVENTS)
-    setup = [
+    personal = ", ".join(f"'{f}'" for f in PERSONAL_DECISION_FIELDS)
+    return [
+        f"""
+        CREATE OR REPLACE TEMP TABLE snapshot_old AS
+        SELECT order_key, '(?i)' || string_agg(DISTINCT regexp_escape(v), '|') AS old_values
+        FROM (SELECT order_key, unnest([value, previous_value]) AS v FROM oms.hold_decisions
+              WHERE lower(field) IN ({personal}))
+        WHERE length(v) >= 3 GROUP BY order_key
+        """,
         f"""
         CREATE OR REPLACE TEMP TABLE snapshot_people AS
-        SELECT order_key, {fields} FROM oms.orders
-        WHERE order_key IN (
-            SELECT order_key FROM oms.order_events WHERE event IN ({events})
-            UNION SELECT order_key FROM oms.order_holds
-            UNION SELECT order_key FROM oms.hold_decisions
-            UNION SELECT order_key FROM oms.returns WHERE note IS NOT NULL
-            UNION SELECT order_key FROM oms.return_inspections WHERE note IS NOT NULL)
+        SELECT order_key, {fields}, x.old_values
+        FROM oms.orders LEFT JOIN snapshot_old x USING (order_key)
+        """,
+        "CREATE OR REPLACE TEMP TABLE snapshot_shipments AS "
+        "SELECT shipment_id, order_key FROM oms.shipments",
+        "CREATE OR REPLACE TEMP TABLE snapshot_parcels AS "
+        "SELECT any_value(s.order_key) AS order_key, p.parcel_id, p.tracking_number "
+        "FROM oms.parcels p JOIN oms.shipments s USING (shipment_id) GROUP BY ALL",
+        "CREATE OR REPLACE TEMP TABLE snapshot_tracking AS "
+        "SELECT tracking_number, any_value(order_key) AS order_key FROM snapshot_parcels "
+        "WHERE tracking_number IS NOT NULL GROUP BY tracking_number",
         """
+        CREATE OR REPLACE TEMP TABLE snapshot_refs AS
+        SELECT ref, any_value(order_key) AS order_key FROM (
+            SELECT order_key AS ref, order_key FROM oms.orders
+            UNION ALL SELECT order_number, order_key FROM oms.orders
+            UNION ALL SELECT external_order_id, order_key FROM oms.orders)
+        WHERE ref IS NOT NULL GROUP BY ref
+        """,
     ]
-    left_out = ", ".join(_ORDERS_LEFT_OUT)
-    field_re = f"^({_personal_fields_pattern()}) corrected from "
-    personal_field = f"lower(d.field) IN ({', '.join(repr(f) for f in PERSONAL_DECISION_FIELDS)})"
-    special = {
-        "oms.orders": f"SELECT * EXCLUDE ({left_out}) FROM oms.orders",
-        "oms.order_events": f"""
-            SELECT e.* REPLACE (
-                CASE WHEN e.event NOT IN ({events}) THEN e.detail
-                     WHEN e.event = 'corrected' AND regexp_matches(e.detail, '{field_re}')
-                         THEN regexp_extract(e.detail, '^([a-z0-9_]+)', 1)
-                              || ' corrected (personal data: values not shown)'
-                     ELSE {scrub_sql("e.detail", "p")} END AS detail)
-            FROM oms.order_events e LEFT JOIN snapshot_people p USING (order_key)
-        """,
-        "oms.order_holds": f"""
-            SELECT h.* REPLACE ({scrub_sql("h.detail", "p")} AS detail,
-                                {scrub_sql("h.resolution_note", "p", phones=True)}
-                                    AS resolution_note)
-            FROM oms.order_holds h LEFT JOIN snapshot_people p USING (order_key)
-        """,
-        "oms.hold_decisions": f"""
-            SELECT d.* REPLACE (
-                CASE WHEN {personal_field} THEN NULL ELSE d.value END AS value,
-                CASE WHEN {personal_field} THEN NULL ELSE d.previous_value END
-                    AS previous_value,
-                {scrub_sql("d.note", "p", phones=True)} AS note)
-            FROM oms.hold_decisions d LEFT JOIN snapshot_people p USING (order_key)
-        """,
-        "oms.notifications": "SELECT * EXCLUDE (recipient) FROM oms.notifications",
-        "oms.returns": f"""
-            SELECT r.* REPLACE ({scrub_sql("r.note", "p", phones=True)} AS note)
-            FROM oms.returns r LEFT JOIN snapshot_people p USING (order_key)
-        """,
-        "oms.return_inspections": f"""
-            SELECT i.* REPLACE ({scrub_sql("i.note", "p", phones=True)} AS note)
-            FROM oms.return_inspections i LEFT JOIN snapshot_people p USING (order_key)
-        """,
+
+
+def published_select(qualified: str, columns: list[str]) -> str:
+    """The SELECT that publishes one table or view: personal columns left out, every free
+    text scrubbed (joined to its order's personal values where the row leads to one)."""
+    schema, name = qualified.split(".", 1)
+    source = f'{schema}."{name}"'
+    dropped = [c for c in columns if c in NEVER_PUBLISHED]
+    texts = [c for c in columns if c in FREE_TEXT_COLUMNS]
+    replaced: list[str] = []
+    link = next((lk for lk in _LINKS if lk[0] in columns), None) if texts else None
+    person = "p" if link else None
+    for c in texts:
+        scrubbed = scrub_sql(f't."{c}"', person, phones=c in PEOPLE_TEXT_COLUMNS)
+        if c == "detail" and "event" in columns:
+            # A correction of a personal field names the field, never the values.
+            field_re = f"^({_personal_fields_pattern()}) corrected from "
+            scrubbed = (
+                f"CASE WHEN t.event = 'corrected' AND regexp_matches(t.detail, '{field_re}') "
+                "THEN regexp_extract(t.detail, '^([a-z0-9_]+)', 1) "
+                "|| ' corrected (personal data: values not shown)' "
+                f"ELSE {scrubbed} END"
+            )
+        replaced.append(f'{scrubbed} AS "{c}"')
+    if {"field", "value", "previous_value"} <= set(columns):
+        personal = ", ".join(f"'{f}'" for f in PERSONAL_DECISION_FIELDS)
+        for c in ("value", "previous_value"):
+            replaced.append(
+                f'CASE WHEN lower(t.field) IN ({personal}) THEN NULL ELSE t."{c}" END AS "{c}"'
+            )
+    star = "t.*"
+    if dropped:
+        star += f" EXCLUDE ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in dropped)})"
+    if replaced:
+        star += f" REPLACE ({', '.join(replaced)})"
+    join = ""
+    if link is not None:
+        column, table, key = link
+        if table is None:
+            join = f" LEFT JOIN snapshot_people p ON p.order_key = t.{column}"
+        else:
+            join = (
+                f" LEFT JOIN {table} l ON l.{key} = t.{column}"
+                " LEFT JOIN snapshot_people p ON p.order_key = l.order_key"
+            )
+    return f"SELECT {star} FROM {source} t{join}"
+
+
+def reporting_selects(
+    objects: dict[str, list[str]],
+) -> tuple[list[str], dict[str, str]]:
+    """(setup statements, SELECT per published table) for the reporting snapshot, from
+    ``objects``: each table or view to publish and its columns."""
+    selects = {
+        qualified: published_select(qualified, columns)
+        for qualified, columns in objects.items()
+        if qualified not in NOT_PUBLISHED
     }
-    selects = {}
-    for schema, name in tables:
-        qualified = f"{schema}.{name}"
-        if qualified in NOT_PUBLISHED:
-            continue
-        selects[qualified] = special.get(qualified, f'SELECT * FROM {schema}."{name}"')
-    return setup, selects
+    return _snapshot_setup(), selects
 
 
 #: Order statuses the ops workspace no longer works on.
@@ -402,7 +466,8 @@ _DONE = ("shipped", "delivered", "cancelled", "partially_returned", "returned")
 def ops_selects() -> tuple[list[str], dict[str, str]]:
     """(setup, SELECT per table) for the ops snapshot: full details, only of the orders the
     ops workspace works on — those with an open hold, and phone and email orders staff
-    entered that are not done yet — plus the latest decisions."""
+    entered that are not done yet — and the latest decisions (values of personal fields
+    only for those orders)."""
     done = ", ".join(f"'{s}'" for s in _DONE)
     setup = [
         f"""
@@ -414,10 +479,21 @@ def ops_selects() -> tuple[list[str], dict[str, str]]:
         """
     ]
     mine = "WHERE order_key IN (SELECT order_key FROM ops_orders)"
+    personal = ", ".join(f"'{f}'" for f in PERSONAL_DECISION_FIELDS)
+    outside = (
+        f"lower(field) IN ({personal}) AND order_key NOT IN (SELECT order_key FROM ops_orders)"
+    )
     return setup, {
         "oms.orders": f"SELECT * FROM oms.orders {mine}",
         "oms.order_lines": f"SELECT * FROM oms.order_lines {mine}",
         "oms.order_holds": f"SELECT * FROM oms.order_holds {mine} AND resolved_at IS NULL",
-        "oms.hold_decisions": "SELECT * FROM oms.hold_decisions "
-        "ORDER BY applied_at DESC NULLS FIRST, decided_at DESC LIMIT 200",
+        # The latest decisions (ops' own record of what they did); a corrected personal
+        # value only while its order is still worked on.
+        "oms.hold_decisions": f"""
+            SELECT * REPLACE (
+                CASE WHEN {outside} THEN NULL ELSE value END AS value,
+                CASE WHEN {outside} THEN NULL ELSE previous_value END AS previous_value)
+            FROM oms.hold_decisions
+            ORDER BY applied_at DESC NULLS FIRST, decided_at DESC LIMIT 200
+        """,
     }

@@ -352,6 +352,12 @@ ORDERS = Table(
             "What customer_key hashes: email, phone or name_postal_code; erased after erasure.",
         ),
         Column(
+            "subject_key",
+            "VARCHAR",
+            "The person's keyed hash whatever erasures came before (customer_key also counts "
+            "them): what an erasure by order key looks for. Never published.",
+        ),
+        Column(
             "ship_postal_prefix",
             "VARCHAR",
             "The postal code's first three characters (UK: the outward code): geography for "

@@ -121,6 +121,9 @@ def migrate(con: duckdb.DuckDBPyConnection, tables: tuple[Table, ...] = TABLES) 
 
             items = baseline_confirmations(con, datetime.now(UTC))
             changes.append(f"{items} shipped item(s) recorded as confirmed to their channels")
+        if any(c.startswith("added oms.orders.") and c.endswith("_key") for c in changes):
+            # A new keyed column: every order is keyed again at the next build.
+            con.execute("UPDATE oms.orders SET keyed_at = NULL")
         if changes or schema_version(con) < SCHEMA_VERSION:
             con.execute(
                 "INSERT INTO raw.schema_version VALUES (?, now(), ?)",
@@ -179,13 +182,14 @@ def publish_snapshot(
     if key is None:
         key = pii_key(get_settings().data_dir)
     assign_privacy_keys(con, key)
-    objects = con.execute(
-        "SELECT table_schema, table_name FROM information_schema.tables "
+    columns = con.execute(
+        "SELECT table_schema || '.' || table_name, list(column_name ORDER BY ordinal_position) "
+        "FROM information_schema.columns "
         "WHERE table_catalog = current_database() AND table_schema IN "
-        f"({', '.join('?' for _ in schemas)}) ORDER BY 1, 2",
+        f"({', '.join('?' for _ in schemas)}) GROUP BY 1 ORDER BY 1",
         list(schemas),
     ).fetchall()
-    setup, selects = reporting_selects(objects)
+    setup, selects = reporting_selects(dict(columns))
     counts = _publish(con, target, setup, selects)
     publish_ops_snapshot(con, ops_snapshot_path(target))
     return counts

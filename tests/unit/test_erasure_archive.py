@@ -12,17 +12,29 @@ import io
 import json
 import re
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from pipelines.lib.erasure_archive import ErasedOrder, postal_prefix, scrub_archives
+from pipelines.lib.erasure_archive import (
+    ErasedOrder,
+    coarse_location,
+    postal_prefix,
+    scrub_archives,
+)
+from pipelines.lib.generator.tracking import (
+    shipped_parcels,
+    tracking_timelines,
+    write_tracking_files,
+)
 from pipelines.lib.intake import ingest_inbox, read_file
 from pipelines.lib.privacy import PERSONAL_ORDER_FIELDS
-from pipelines.lib.warehouse import connect, migrate
+from pipelines.lib.tracking_events import read_tracking_file
+from pipelines.lib.warehouse import connect, migrate, scalar
+from tests.orders import T0, good_line, good_order
 from tests.unit.channels.support import (
     AMAZON_ALL_ORDERS_HEADER,
     AMAZON_ORDER_REPORT_HEADER,
@@ -30,6 +42,7 @@ from tests.unit.channels.support import (
     amazon_tsv,
     shopify_csv,
 )
+from tests.unit.inventory.conftest import StockPlatform
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 #: What the erased customer (A) wrote; none of it may be left in a scrubbed file.
@@ -687,3 +700,239 @@ def test_erasing_a_real_customer_of_the_demo_leaves_no_trace_in_the_archive(
             old, new = read_file(original), read_file(Path(action.path))
             assert new.lines.equals(old.lines)
             assert new.orders["order_key"].to_list() == old.orders["order_key"].to_list()
+
+
+# --- carrier tracking files ---------------------------------------------------------------------
+
+#: Where the erased customer's (A) and the other customer's (B) parcels go.
+TUSTIN = {"ship_city": "Tustin", "ship_region": "CA", "ship_postal_code": "92780"}
+DALLAS = {"ship_city": "Dallas", "ship_region": "TX", "ship_postal_code": "75201"}
+A_KEY, B_KEY = "shopify:1001", "shopify:1002"
+LATER = timedelta(days=10)
+
+
+@pytest.fixture(scope="module")
+def shipped_root(tmp_path_factory) -> Path:
+    """A warehouse whose two orders (A to Tustin, B to Dallas) went through allocation,
+    fulfilment and shipping, and whose carrier tracking files (the demo generator's, one
+    tracker JSON and one flat CSV, both naming both parcels) the shipping stage read and
+    archived. Built once: each test works on a copy."""
+    root = tmp_path_factory.mktemp("shipped")
+    stock = StockPlatform(root)
+    try:
+        stock.count({("WH-NJ", "SKU-00001"): 20}, T0 - timedelta(days=1))
+        stock.book(T0 - timedelta(hours=12))
+        for key, where, who in ((A_KEY, TUSTIN, "Ana Ruiz"), (B_KEY, DALLAS, "Bo Lee")):
+            order = good_order(key, status="ready", customer_name=who, ship_name=who, **where)
+            stock.add(order, [good_line(key)])
+        stock.allocate(T0)
+        stock.fulfil(T0 + timedelta(minutes=1))
+        stock.ship(T0 + timedelta(minutes=2))
+        after = scalar(stock.con, "SELECT max(cutoff_at) FROM oms.waves") + timedelta(minutes=5)
+        stock.ship(after)
+        parcels = shipped_parcels(stock.con, stock.reference)
+        events = tracking_timelines(parcels, now=after + LATER, seed=1)
+        write_tracking_files(
+            events, stock.inbox, seed=1, files=2, duplicate_share=0.2, unknown=0, stamp="t"
+        )
+        result = stock.ship(after + LATER)
+        assert [o.status for o in result.tracking_files] == ["processed", "processed"]
+    finally:
+        stock.close()
+    return root
+
+
+@pytest.fixture
+def shipped(shipped_root: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "shipped"
+    shutil.copytree(shipped_root, root)
+    return root
+
+
+def tracking_numbers(root: Path) -> dict[str, str]:
+    with connect(root / "oms.duckdb") as con:
+        rows = con.execute(
+            "SELECT s.order_key, p.tracking_number FROM oms.parcels p "
+            "JOIN oms.shipments s USING (shipment_id) WHERE p.tracking_number IS NOT NULL"
+        ).fetchall()
+    return dict(rows)
+
+
+def erase_parcels(root: Path, key: str = A_KEY) -> list:
+    with connect(root / "oms.duckdb") as con:
+        rows = con.execute(
+            "SELECT order_key, channel, source_format, external_order_id, order_number "
+            "FROM oms.orders WHERE order_key = ?",
+            [key],
+        ).fetchall()
+        return scrub_archives(
+            con,
+            data_dir=root,
+            orders=[ErasedOrder(*row) for row in rows],
+            erasure_id="er-1",
+            now=NOW,
+        )
+
+
+def tracking_file(root: Path, suffix: str) -> Path:
+    (path,) = (root / "archive").rglob(f"tracking_*{suffix}")
+    return path
+
+
+def tracker_chunks(data: bytes, number: str) -> list[bytes]:
+    """The bytes of each tracker object of ``number`` in the generator's compact JSON list."""
+    return [
+        chunk for chunk in data.split(b'{"object":"Tracker"') if f'"{number}"'.encode() in chunk
+    ]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv"])
+def test_a_tracking_file_loses_the_erased_customers_delivery_places_only(shipped, suffix):
+    numbers = tracking_numbers(shipped)
+    a, b = numbers[A_KEY], numbers[B_KEY]
+    path = tracking_file(shipped, suffix)
+    before = path.read_bytes()
+    assert a.encode() in before and b.encode() in before
+    assert b"Tustin" in before and b"92780" in before and b"Dallas" in before
+    events_before = read_tracking_file(path)
+
+    actions = erase_parcels(shipped)
+
+    assert sorted((a_.path, a_.action, a_.kind) for a_ in actions) == sorted(
+        (str(tracking_file(shipped, s)), "rewritten", "tracking_file") for s in (".json", ".csv")
+    )
+    assert all(A_KEY in a_.detail for a_ in actions)
+    after = path.read_bytes()
+    assert b"Tustin" not in after and b"92780" not in after
+    # B's records, byte for byte.
+    if suffix == ".csv":
+        b_rows = [line for line in before.splitlines(keepends=True) if b.encode() in line]
+        assert [line for line in after.splitlines(keepends=True) if b.encode() in line] == b_rows
+        assert after.splitlines()[0] == before.splitlines()[0]
+    else:
+        assert tracker_chunks(after, b) == tracker_chunks(before, b) != []
+    # Read with the real reader: the same events, A's places cut to state and country.
+    events_after = read_tracking_file(path)
+    facts = ["tracking_number", "carrier", "status", "raw_status", "occurred_at", "message"]
+    assert events_after.select(facts).equals(events_before.select(facts))
+    assert events_after.filter(pl.col("tracking_number") == b).equals(
+        events_before.filter(pl.col("tracking_number") == b)
+    )
+    a_after = events_after.filter(pl.col("tracking_number") == a)
+    assert a_after.height > 0
+    places = dict(zip(a_after["status"], a_after["location"], strict=True))
+    assert places.get("delivered", places.get("out_for_delivery")) == "CA, US"
+    assert set(a_after["location"]) <= {"CA, US", "NJ, US"}  # Tustin, or the warehouse's
+    # A second run finds nothing left to do.
+    mtime = path.stat().st_mtime_ns
+    assert erase_parcels(shipped) == []
+    assert path.read_bytes() == after and path.stat().st_mtime_ns == mtime
+
+
+def test_scan_messages_and_signatures_that_name_someone_are_blanked(shipped):
+    numbers = tracking_numbers(shipped)
+    a, b = numbers[A_KEY], numbers[B_KEY]
+    folder = shipped / "archive" / "2026-12-01"
+    folder.mkdir()
+    csv_path = folder / "tracking_carrier.csv"
+    csv_path.write_text(
+        "tracking_number,carrier,status,occurred_at,location,message,signed_by\n"
+        f'{a},UPS,delivered,2026-11-27T18:00:00Z,"TUSTIN, CA, 92780, US",'
+        '"Delivered, left with ANA RUIZ",A RUIZ\n'
+        f'{a},UPS,out_for_delivery,2026-11-27T13:00:00Z,"TUSTIN CA 92780",'
+        "Out For Delivery Today,\n"
+        f'{b},UPS,delivered,2026-11-27T19:00:00Z,"DALLAS, TX 75201, US",'
+        '"Delivered, left with BO LEE",B LEE\n',
+        encoding="utf-8",
+    )
+
+    def tracker(number: str, city: str, zip_code: str, who: str) -> dict:
+        place = {"object": "TrackingLocation", "city": city, "state": "CA", "zip": zip_code}
+        return {
+            "object": "Tracker",
+            "tracking_code": number,
+            "carrier": "UPS",
+            "status": "delivered",
+            "signed_by": who,
+            "carrier_detail": {
+                "destination_location": f"{city.upper()} CA, {zip_code}",
+                "destination_tracking_location": {**place, "country": "US"},
+            },
+            "tracking_details": [
+                {
+                    "datetime": "2026-11-27T18:00:00Z",
+                    "status": "delivered",
+                    "message": f"Delivered, signed for by {who}",
+                    "description": "Left at front door",
+                    "tracking_location": {**place, "country": "US"},
+                },
+                {
+                    "datetime": "2026-11-27T13:00:00Z",
+                    "status": "out_for_delivery",
+                    "message": "Out For Delivery Today",
+                    "tracking_location": place,
+                },
+            ],
+        }
+
+    json_path = folder / "tracking_carrier.json"
+    b_tracker = tracker(b, "Dallas", "75201", "BO LEE")
+    json_path.write_text(
+        json.dumps([tracker(a, "Tustin", "92780", "ANA RUIZ"), b_tracker], indent=2),
+        encoding="utf-8",
+    )
+    before = {p: read_tracking_file(p) for p in (csv_path, json_path)}
+
+    actions = erase_parcels(shipped)
+
+    assert {(a_.path, a_.action) for a_ in actions} >= {
+        (str(csv_path), "rewritten"),
+        (str(json_path), "rewritten"),
+    }
+    rows = list(csv.reader(io.StringIO(csv_path.read_text(encoding="utf-8"))))
+    assert rows[1][4:] == ["CA, US", "", ""]  # the reader's four-part form, cut
+    assert rows[2][4:] == ["", "Out For Delivery Today", ""]  # no form to cut: blanked
+    assert rows[3][4:] == ["DALLAS, TX 75201, US", "Delivered, left with BO LEE", "B LEE"]
+    doc = json.loads(json_path.read_text(encoding="utf-8"))
+    assert doc[1] == b_tracker
+    erased = doc[0]
+    assert erased["signed_by"] is None
+    assert erased["carrier_detail"]["destination_location"] is None
+    assert erased["carrier_detail"]["destination_tracking_location"] == {
+        "object": "TrackingLocation",
+        "city": None,
+        "state": "CA",
+        "zip": None,
+        "country": "US",
+    }
+    delivered, out = erased["tracking_details"]
+    assert delivered["message"] is None and delivered["description"] == "Left at front door"
+    assert out["message"] == "Out For Delivery Today"
+    assert [d["tracking_location"] for d in erased["tracking_details"]] == [
+        {"object": "TrackingLocation", "city": None, "state": "CA", "zip": None, "country": "US"},
+        {"object": "TrackingLocation", "city": None, "state": "CA", "zip": None},
+    ]
+    for path in (csv_path, json_path):
+        assert b"RUIZ" not in path.read_bytes() and b"92780" not in path.read_bytes()
+        facts = ["tracking_number", "carrier", "status", "occurred_at"]
+        assert read_tracking_file(path).select(facts).equals(before[path].select(facts))
+    assert erase_parcels(shipped) == []
+
+
+@pytest.mark.parametrize(
+    ("location", "coarse"),
+    [
+        ("Tustin, CA 92780, US", "CA, US"),
+        ("TUSTIN, CA, 92780-1234, US", "CA, US"),
+        ("12 Birch Pl, Springfield, MA 02134, US", "MA, US"),
+        ("Toronto, ON M5V 2T6, CA", "ON, CA"),
+        ("London, SW1A 1AA, GB", "GB"),
+        ("Tustin CA 92780", ""),
+        ("Tustin, CA 92780, United States", ""),
+        ("CA, US", "CA, US"),
+        ("US", "US"),
+    ],
+)
+def test_scan_locations_are_cut_to_region_and_country_once(location, coarse):
+    assert coarse_location(location) == coarse
+    assert coarse_location(coarse) == coarse

@@ -24,7 +24,16 @@ from pipelines.lib.privacy import (
     keyed_hash,
     pii_key,
 )
-from pipelines.lib.schema import HOLD_DECISIONS, ORDER_EVENTS, ORDER_HOLDS, ORDERS, RETURNS, Table
+from pipelines.lib.schema import (
+    HOLD_DECISIONS,
+    ORDER_EVENTS,
+    ORDER_HOLDS,
+    ORDERS,
+    PARCELS,
+    RETURNS,
+    SHIPMENTS,
+    Table,
+)
 from pipelines.lib.warehouse import connect, migrate, ops_snapshot_path, publish_snapshot
 from tests.orders import T0, good_order
 
@@ -182,6 +191,51 @@ def _held_order_with_personal_text(con) -> None:
                 "detail": 'email "ana.ruiz@example" is not valid',
                 "opened_at": T0,
                 "opened_run_id": "r1",
+                # Quotes a value ops corrected away: no longer on the order.
+                "resolution_note": "the parcel to 12 Old Road came back",
+            }
+        ],
+    )
+    _insert(
+        con,
+        SHIPMENTS,
+        [
+            {
+                "shipment_id": "S-2",
+                "wave_id": "W-1",
+                "order_key": "shopify:2",
+                "warehouse_id": "WH-CA",
+                "tote": "T01",
+                "status": "delivered",
+                "lines": 1,
+                "units": 1,
+                "parcels": 1,
+                "weight_g": 500,
+                "released_at": T0,
+                "run_id": "r1",
+            }
+        ],
+    )
+    _insert(
+        con,
+        PARCELS,
+        [
+            {
+                "parcel_id": "S-2-1",
+                "shipment_id": "S-2",
+                "parcel_no": 1,
+                "ship_alone": False,
+                "units": 1,
+                "items_weight_g": 400,
+                "weight_g": 500,
+                "length_mm": 200,
+                "width_mm": 150,
+                "height_mm": 100,
+                "contents": "SKU-00001 x1",
+                "status": "delivered",
+                "tracking_number": "1Z999",
+                "status_detail": "Delivered, San Francisco, CA 94103, US",
+                "run_id": "r1",
             }
         ],
     )
@@ -205,6 +259,28 @@ def _held_order_with_personal_text(con) -> None:
                 "source_file": "decisions.csv",
                 "source_row": 1,
                 "run_id": "r2",
+            }
+        ],
+    )
+    _insert(
+        con,
+        HOLD_DECISIONS,
+        [
+            {
+                "decision_id": "d2",
+                "order_key": "shopify:2",
+                "action": "correct",
+                "field": "email",
+                "value": "bo@example.com",
+                "previous_value": "bo@example",
+                "decided_by": "jane",
+                "decided_at": T0 - timedelta(days=3),
+                "status": "applied",
+                "outcome": "email corrected",
+                "applied_at": T0 - timedelta(days=3),
+                "source_file": "decisions.csv",
+                "source_row": 2,
+                "run_id": "r0",
             }
         ],
     )
@@ -275,6 +351,13 @@ def test_the_reporting_snapshot_holds_no_personal_data_and_the_ops_one_only_held
     con, tmp_path
 ):
     _held_order_with_personal_text(con)
+    # Views and marts copy the same text (as dbt's staging views and marts do).
+    con.execute("CREATE VIEW analytics.stg_holds AS SELECT * FROM oms.order_holds")
+    con.execute("CREATE VIEW analytics.stg_returns AS SELECT * FROM oms.returns")
+    con.execute(
+        "CREATE TABLE analytics.fct_parcels AS SELECT p.parcel_id, p.status_detail "
+        "FROM oms.parcels p"
+    )
     target = tmp_path / "reporting.duckdb"
     publish_snapshot(con, target, key=KEY)
     texts = _texts(target)
@@ -291,6 +374,8 @@ def test_the_reporting_snapshot_holds_no_personal_data_and_the_ops_one_only_held
         "94103",
     ):
         assert value not in texts, value
+    assert "the parcel to [erased] came back" in texts
+    assert "Delivered, [erased], CA [erased], US" in texts
     with duckdb.connect(str(target), read_only=True) as snap:
         orders = snap.execute(
             "SELECT order_key, customer_key, ship_postal_prefix, ship_region FROM oms.orders "
@@ -319,4 +404,7 @@ def test_the_reporting_snapshot_holds_no_personal_data_and_the_ops_one_only_held
         assert ops.execute("SELECT detail FROM oms.order_holds").fetchall() == [
             ('email "ana.ruiz@example" is not valid',)
         ]
-        assert ops.execute("SELECT value FROM oms.hold_decisions").fetchall() == [("12 New Road",)]
+        # Every recent decision, but a personal value only of an order still worked on.
+        assert ops.execute(
+            "SELECT decision_id, value FROM oms.hold_decisions ORDER BY 1"
+        ).fetchall() == [("d1", "12 New Road"), ("d2", None)]

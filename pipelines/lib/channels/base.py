@@ -19,6 +19,7 @@ INTAKE_ORDER_COLUMNS = (
     # Privacy keys and erasure (pipelines/lib/privacy.py, erasure.py): never from a file.
     "customer_key",
     "identified_by",
+    "subject_key",
     "ship_postal_prefix",
     "email_key",
     "postal_key",

@@ -156,3 +156,18 @@ def test_data_docs_show_the_last_validation_only(platform, tmp_path):
     pages = list((docs / "validations").rglob("*.html"))
     assert len(pages) == 2  # one per suite, of the second run
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_data_docs_never_show_a_customers_contact_data(platform, tmp_path):
+    """Analysts open the Data Docs: a failing email or phone is counted there, never quoted;
+    the hold that ops work from still says what failed."""
+    docs = tmp_path / "quality"
+    platform.add(good_order("shopify:1", email="ana.ruiz@example", phone="12"))
+    platform.add(good_order("shopify:2", ship_name=None, ship_address1="7 Secret Lane"))
+    platform.run(docs=docs)
+    pages = "\n".join(p.read_text("utf-8") for p in (docs / "validations").rglob("*.html"))
+    assert "email_problem" in pages  # the failing expectation is there
+    for value in ("ana.ruiz@example", "Ana Ruiz", "7 Secret Lane", "1 Market St"):
+        assert value not in pages, value
+    details = " ".join(platform.holds("shopify:1")["detail"].to_list())
+    assert 'email "ana.ruiz@example" is not valid' in details
