@@ -335,6 +335,28 @@ def test_a_forgotten_customer_leaves_every_store_and_the_facts_stay(platform):
             "SELECT count(*) FROM oms.orders WHERE customer_key = ?", [new_key]
         ).fetchall()[0]
         assert linked == 1
+        con.execute(
+            "UPDATE oms.orders SET status = 'delivered' WHERE order_key = 'phone:ERASED-RETURNS'"
+        )
+
+    # Forgotten again, this time by that order's key: the next order is yet another customer.
+    assert _forget("--order", "phone:ERASED-RETURNS").exit_code == 0
+    with connect(platform.warehouse_path) as con:
+        order["order_id"] = "ERASED-TWICE"
+        (platform.inbox / "direct_twice.json").write_text(json.dumps(order))
+        ingest_inbox(
+            con,
+            platform.inbox,
+            archive_dir=platform.archive,
+            rejected_dir=platform.rejected,
+            run_id="third-order",
+            now=now,
+        )
+        assign_privacy_keys(con, key)
+        (third_key,) = con.execute(
+            "SELECT customer_key FROM oms.orders WHERE order_key = 'phone:ERASED-TWICE'"
+        ).fetchall()[0]
+        assert third_key not in (None, new_key, keyed_hash(key, f"email:{who['email']}"))
 
 
 def test_an_open_order_is_refused_and_nothing_changes(platform):
