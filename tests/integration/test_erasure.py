@@ -21,23 +21,18 @@ from pipelines.cli import app
 from pipelines.lib import audit
 from pipelines.lib.erasure import scrub_reexported
 from pipelines.lib.intake import ingest_inbox
-from pipelines.lib.privacy import assign_privacy_keys, keyed_hash, pii_key
+from pipelines.lib.privacy import (
+    PERSONAL_ORDER_FIELDS,
+    assign_privacy_keys,
+    keyed_hash,
+    pii_key,
+)
 from pipelines.lib.warehouse import connect, ops_snapshot_path
 from pipelines.project import get_settings
 from tests.conftest import use_platform
 
 DONE = ("shipped", "delivered", "cancelled", "partially_returned", "returned")
-PERSONAL = (
-    "customer_name",
-    "email",
-    "phone",
-    "ship_name",
-    "ship_company",
-    "ship_address1",
-    "ship_address2",
-    "ship_city",
-    "notes",
-)
+PERSONAL = PERSONAL_ORDER_FIELDS
 #: Tables whose rows are facts an erasure must keep exactly.
 FACTS = {
     "oms.order_lines": "SELECT * FROM oms.order_lines WHERE list_contains($k, order_key)",
@@ -158,6 +153,17 @@ def _orders(con) -> dict[str, dict]:
     return {r["order_key"]: r for r in rows.iter_rows(named=True)}
 
 
+def _ingest(con, platform, run_id: str, now: datetime) -> None:
+    ingest_inbox(
+        con,
+        platform.inbox,
+        archive_dir=platform.archive,
+        rejected_dir=platform.rejected,
+        run_id=run_id,
+        now=now,
+    )
+
+
 def _forget(*args: str):
     return CliRunner().invoke(app, ["forget-customer", *args, "--yes"])
 
@@ -269,14 +275,7 @@ def test_a_forgotten_customer_leaves_every_store_and_the_facts_stay(platform):
     inbox_copy.write_bytes(original_export.read_bytes() + b"\n")
     now = datetime.now(UTC)
     with connect(platform.warehouse_path) as con:
-        ingest_inbox(
-            con,
-            platform.inbox,
-            archive_dir=platform.archive,
-            rejected_dir=platform.rejected,
-            run_id="re-export",
-            now=now,
-        )
+        _ingest(con, platform, "re-export", now)
         again_rows = con.execute(
             f"SELECT {', '.join(PERSONAL)} FROM oms.orders WHERE list_contains($k, order_key)",
             {"k": who["orders"]},
@@ -314,14 +313,7 @@ def test_a_forgotten_customer_leaves_every_store_and_the_facts_stay(platform):
             "lines": [{"sku": "SKU-00001", "quantity": 1, "unit_price": "10.00"}],
         }
         (platform.inbox / "direct_return.json").write_text(json.dumps(order))
-        ingest_inbox(
-            con,
-            platform.inbox,
-            archive_dir=platform.archive,
-            rejected_dir=platform.rejected,
-            run_id="new-order",
-            now=now,
-        )
+        _ingest(con, platform, "new-order", now)
         assign_privacy_keys(con, key)
         new_key, events = con.execute(
             "SELECT o.customer_key, list(e.event) FROM oms.orders o "
@@ -344,14 +336,7 @@ def test_a_forgotten_customer_leaves_every_store_and_the_facts_stay(platform):
     with connect(platform.warehouse_path) as con:
         order["order_id"] = "ERASED-TWICE"
         (platform.inbox / "direct_twice.json").write_text(json.dumps(order))
-        ingest_inbox(
-            con,
-            platform.inbox,
-            archive_dir=platform.archive,
-            rejected_dir=platform.rejected,
-            run_id="third-order",
-            now=now,
-        )
+        _ingest(con, platform, "third-order", now)
         assign_privacy_keys(con, key)
         (third_key,) = con.execute(
             "SELECT customer_key FROM oms.orders WHERE order_key = 'phone:ERASED-TWICE'"
