@@ -22,6 +22,8 @@ CATALOG = "warehouse"
 #: DuckDB's memory budget per connection; beyond it, temporary and uncommitted data spill
 #: to disk (Polars, which does the row logic, has the rest of the machine).
 MEMORY_LIMIT = "1GB"
+#: The budget of the one-off work an upgrade does inside its schema transaction.
+UPGRADE_MEMORY_LIMIT = "6GB"
 
 
 @contextmanager
@@ -119,7 +121,13 @@ def migrate(con: duckdb.DuckDBPyConnection, tables: tuple[Table, ...] = TABLES) 
             # Parcels shipped before the warehouse had channel feeds are not sent again.
             from pipelines.lib.channel_feeds import baseline_confirmations
 
-            items = baseline_confirmations(con, datetime.now(UTC))
+            # Every shipment at once, beside this transaction's new columns (which cannot
+            # spill): a large warehouse needs more than a batch's budget, this once.
+            con.execute(f"SET memory_limit = '{UPGRADE_MEMORY_LIMIT}'")
+            try:
+                items = baseline_confirmations(con, datetime.now(UTC))
+            finally:
+                con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
             changes.append(f"{items} shipped item(s) recorded as confirmed to their channels")
         if any(c.startswith("added oms.orders.") and c.endswith("_key") for c in changes):
             # A new keyed column: every order is keyed again at the next build.
