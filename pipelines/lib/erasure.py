@@ -197,9 +197,10 @@ def _free_text_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, list[st
     """(table, its free-text columns, its link) of every stored table with text that can
     quote a customer: the operational tables, the quarantines and the marts alike."""
     found = []
-    for qualified, columns in con.execute(
+    for qualified, text_columns, columns in con.execute(
         """
-        SELECT c.table_schema || '.' || c.table_name, list(c.column_name)
+        SELECT c.table_schema || '.' || c.table_name,
+               list(c.column_name) FILTER (WHERE c.data_type = 'VARCHAR'), list(c.column_name)
         FROM information_schema.columns c
         JOIN information_schema.tables t
           ON t.table_schema = c.table_schema AND t.table_name = c.table_name
@@ -209,7 +210,7 @@ def _free_text_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, list[st
         GROUP BY 1 ORDER BY 1
         """
     ).fetchall():
-        texts = [c for c in columns if c in FREE_TEXT_COLUMNS]
+        texts = [c for c in text_columns or [] if c in FREE_TEXT_COLUMNS]
         link = next((lk for lk in _LINKS if lk[0] in columns), None)
         if texts and link:
             found.append((qualified, texts, link))
@@ -246,12 +247,12 @@ def _scrub_free_text(con: duckdb.DuckDBPyConnection, people: dict[str, list[str]
         text_cols = ", ".join(f't."{c}"' for c in texts)
         rows = con.execute(
             f"SELECT t.rowid, m.order_key, {text_cols} FROM {table} t "
-            f"JOIN {mapping} m ON m.{key} = t.{column}"
+            f"JOIN {mapping} m ON m.{key} = t.{column}::VARCHAR"
         ).fetchall()
         for rowid, order_key, *old in rows:
             values = people.get(order_key, [])
             new = [
-                _scrub_text(v, values, c in PEOPLE_TEXT_COLUMNS)
+                _scrub_text(v, values, c in PEOPLE_TEXT_COLUMNS and column == "order_key")
                 for c, v in zip(texts, old, strict=True)
             ]
             if new == old:
@@ -402,6 +403,7 @@ def record_files(
     orders: list[str],
     actions: list[FileAction],
     now: datetime,
+    data_dir: Path,
 ) -> None:
     """Step 2's outcome: each file's action in ``oms.erasure_files``, removed messages no
     longer pointed at; the erasure is done."""
@@ -414,7 +416,7 @@ def record_files(
             "WHERE file_path IS NOT NULL AND list_contains(?, order_key)",
             [orders],
         ).fetchall()
-        if not Path(path).exists()
+        if not Path(path).exists() and Path(path).resolve().is_relative_to(data_dir.resolve())
     ]
     with transaction(con):
         if removed:
@@ -506,7 +508,7 @@ def forget_customer(
         erasure_id=erasure_id,
         now=now,
     )
-    record_files(con, erasure_id, orders, actions, now)
+    record_files(con, erasure_id, orders, actions, now, data_dir)
     return ErasureResult(erasure_id, orders, fresh, actions, scrubbed, interrupted)
 
 
@@ -541,6 +543,6 @@ def scrub_reexported(
             erasure_id=erasure_id,
             now=now,
         )
-        record_files(con, erasure_id, group["order_key"].to_list(), done, now)
+        record_files(con, erasure_id, group["order_key"].to_list(), done, now, data_dir)
         actions += done
     return actions

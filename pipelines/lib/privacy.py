@@ -293,6 +293,9 @@ def assign_privacy_keys(con: duckdb.DuckDBPyConnection, key: bytes) -> int:
 
 # --- what the snapshots carry ----------------------------------------------------------------
 
+#: Most personal values of one order replaced in its free text (9 fields and corrections,
+#: each as written and in capitals; more is beyond any real order).
+MAX_VALUES = 24
 #: Text columns that can quote a customer, in whatever table or view carries them (the dbt
 #: staging views and marts copy them): hold findings, event details, notes, carrier scans
 #: (a delivery scan names the customer's city and ZIP), quarantined records, messages.
@@ -317,7 +320,12 @@ NEVER_PUBLISHED = (*PERSONAL_ORDER_FIELDS, "ship_postal_code", "recipient", "sub
 #: Tables the reporting snapshot leaves out: the erasure register names who was forgotten.
 NOT_PUBLISHED = ("oms.erasures", "oms.erasure_files")
 EMAIL_RE = r"[^\s\"'<>(),;:]+@[^\s\"'<>(),;:]+\.[A-Za-z]{2,}"
-PHONE_RE = r"\+?[0-9][0-9 ().\-]{5,}[0-9]"
+#: A phone number: North American (10 digits, optionally +1, in the usual groupings) or
+#: international (+ and a country code). Dates, times and short ids do not look like one.
+PHONE_RE = (
+    r"(?:\+?1[ .\-]?)?\(?\b[0-9]{3}\)?[ .\-]?[0-9]{3}[ .\-]?[0-9]{4}\b"
+    r"|\+[0-9]{1,3}(?:[ .\-]?[0-9]{2,4}){2,5}\b"
+)
 #: A finding quoting the value that failed: `email "ana@example" is not valid`.
 QUOTED_RE = r'((?:email|phone|postal code|address|name) ")[^"]*(")'
 #: How a row leads to its order, by the first of these columns it has: (column, the table
@@ -336,22 +344,18 @@ def _literal(text: str) -> str:
 
 
 def scrub_sql(text: str, person: str | None, *, phones: bool = False) -> str:
-    """SQL for ``text`` with the order's personal values (columns of ``person``, and its
-    corrected-away values in ``person``.old_values) replaced by ``[erased]``, as well as
-    any email address and any value a finding quotes; with ``phones``, phone-like numbers
-    too. Without ``person`` (a row not tied to an order) only the patterns apply."""
+    """SQL for ``text`` with the order's personal values (``person``.personal_values: its
+    current values and those ops corrected away, as written and in capitals, longest
+    first, so "Ann Whitfield" goes whole before "Ann") replaced by ``[erased]``, as well as
+    any email address and any value a finding quotes; with ``phones``, phone numbers too.
+    Without ``person`` (a row not tied to an order) only the patterns apply."""
     out = text
     if person is not None:
-        for f in PERSONAL_DECISION_FIELDS:
-            value = f"{person}.{f}"
-            # chr(0) never occurs in text: a short or missing value replaces nothing.
-            out = f"replace({out}, CASE WHEN length({value}) >= 3 THEN {value} "
-            out += f"ELSE chr(0) END, '{ERASED}')"
-        old = f"{person}.old_values"
-        out = (
-            f"CASE WHEN {old} IS NULL THEN {out} "
-            f"ELSE regexp_replace({out}, {old}, '{ERASED}', 'g') END"
-        )
+        # A fixed chain of plain replaces (a pattern per row would be compiled per row: 20
+        # times slower); chr(0) never occurs in text, so a missing value replaces nothing.
+        for i in range(1, MAX_VALUES + 1):
+            value = f"coalesce({person}.personal_values[{i}], chr(0))"
+            out = f"replace({out}, {value}, '{ERASED}')"
     out = f"regexp_replace({out}, {_literal(EMAIL_RE)}, '{ERASED}', 'g')"
     out = f"regexp_replace({out}, {_literal(QUOTED_RE)}, '\\1{ERASED}\\2', 'g')"
     if phones:
@@ -370,16 +374,17 @@ def _snapshot_setup() -> list[str]:
     personal = ", ".join(f"'{f}'" for f in PERSONAL_DECISION_FIELDS)
     return [
         f"""
-        CREATE OR REPLACE TEMP TABLE snapshot_old AS
-        SELECT order_key, '(?i)' || string_agg(DISTINCT regexp_escape(v), '|') AS old_values
-        FROM (SELECT order_key, unnest([value, previous_value]) AS v FROM oms.hold_decisions
-              WHERE lower(field) IN ({personal}))
-        WHERE length(v) >= 3 GROUP BY order_key
-        """,
-        f"""
         CREATE OR REPLACE TEMP TABLE snapshot_people AS
-        SELECT order_key, {fields}, x.old_values
-        FROM oms.orders LEFT JOIN snapshot_old x USING (order_key)
+        SELECT order_key,
+               list(v ORDER BY length(v) DESC, v)[:{MAX_VALUES}] AS personal_values
+        FROM (
+            SELECT DISTINCT order_key, unnest([trim(v), upper(trim(v))]) AS v FROM (
+                SELECT order_key, unnest([{fields}]) AS v FROM oms.orders
+                UNION ALL  -- what ops corrected away is the customer's too
+                SELECT order_key, unnest([value, previous_value]) FROM oms.hold_decisions
+                WHERE lower(field) IN ({personal}))
+            WHERE length(trim(v)) >= 3)
+        GROUP BY order_key
         """,
         "CREATE OR REPLACE TEMP TABLE snapshot_shipments AS "
         "SELECT shipment_id, order_key FROM oms.shipments",
@@ -400,19 +405,25 @@ def _snapshot_setup() -> list[str]:
     ]
 
 
-def published_select(qualified: str, columns: list[str]) -> str:
-    """The SELECT that publishes one table or view: personal columns left out, every free
-    text scrubbed (joined to its order's personal values where the row leads to one)."""
+def published_select(qualified: str, columns: list[tuple[str, str]]) -> str:
+    """The SELECT that publishes one table or view, given its (column, type)s: personal
+    columns left out, every free text scrubbed (joined to its order's personal values where
+    the row leads to one). Only text columns count, whatever their name."""
     schema, name = qualified.split(".", 1)
     source = f'{schema}."{name}"'
-    dropped = [c for c in columns if c in NEVER_PUBLISHED]
-    texts = [c for c in columns if c in FREE_TEXT_COLUMNS]
+    text_columns = {c for c, kind in columns if kind == "VARCHAR"}
+    names = [c for c, _ in columns]
+    dropped = [c for c in names if c in NEVER_PUBLISHED]
+    texts = [c for c in names if c in FREE_TEXT_COLUMNS and c in text_columns]
     replaced: list[str] = []
-    link = next((lk for lk in _LINKS if lk[0] in columns), None) if texts else None
+    link = next((lk for lk in _LINKS if lk[0] in names), None) if texts else None
     person = "p" if link else None
     for c in texts:
-        scrubbed = scrub_sql(f't."{c}"', person, phones=c in PEOPLE_TEXT_COLUMNS)
-        if c == "detail" and "event" in columns:
+        # Phone numbers only in what people typed about an order (a stock note's shipment
+        # and purchase-order ids are nobody's phone).
+        phones = c in PEOPLE_TEXT_COLUMNS and link is not None and link[0] == "order_key"
+        scrubbed = scrub_sql(f't."{c}"', person, phones=phones)
+        if c == "detail" and "event" in text_columns:
             # A correction of a personal field names the field, never the values.
             field_re = f"^({_personal_fields_pattern()}) corrected from "
             scrubbed = (
@@ -422,7 +433,7 @@ def published_select(qualified: str, columns: list[str]) -> str:
                 f"ELSE {scrubbed} END"
             )
         replaced.append(f'{scrubbed} AS "{c}"')
-    if {"field", "value", "previous_value"} <= set(columns):
+    if {"field", "value", "previous_value"} <= text_columns:
         personal = ", ".join(f"'{f}'" for f in PERSONAL_DECISION_FIELDS)
         for c in ("value", "previous_value"):
             replaced.append(
@@ -437,20 +448,20 @@ def published_select(qualified: str, columns: list[str]) -> str:
     if link is not None:
         column, table, key = link
         if table is None:
-            join = f" LEFT JOIN snapshot_people p ON p.order_key = t.{column}"
+            join = f" LEFT JOIN snapshot_people p ON p.order_key = t.{column}::VARCHAR"
         else:
             join = (
-                f" LEFT JOIN {table} l ON l.{key} = t.{column}"
+                f" LEFT JOIN {table} l ON l.{key} = t.{column}::VARCHAR"
                 " LEFT JOIN snapshot_people p ON p.order_key = l.order_key"
             )
     return f"SELECT {star} FROM {source} t{join}"
 
 
 def reporting_selects(
-    objects: dict[str, list[str]],
+    objects: dict[str, list[tuple[str, str]]],
 ) -> tuple[list[str], dict[str, str]]:
     """(setup statements, SELECT per published table) for the reporting snapshot, from
-    ``objects``: each table or view to publish and its columns."""
+    ``objects``: each table or view to publish and its (column, type)s."""
     selects = {
         qualified: published_select(qualified, columns)
         for qualified, columns in objects.items()
@@ -466,8 +477,8 @@ _DONE = ("shipped", "delivered", "cancelled", "partially_returned", "returned")
 def ops_selects() -> tuple[list[str], dict[str, str]]:
     """(setup, SELECT per table) for the ops snapshot: full details, only of the orders the
     ops workspace works on — those with an open hold, and phone and email orders staff
-    entered that are not done yet — and the latest decisions (values of personal fields
-    only for those orders)."""
+    entered that are not done yet — and the latest decisions (their notes and corrected
+    personal values only for those orders)."""
     done = ", ".join(f"'{s}'" for s in _DONE)
     setup = [
         f"""
@@ -480,19 +491,19 @@ def ops_selects() -> tuple[list[str], dict[str, str]]:
     ]
     mine = "WHERE order_key IN (SELECT order_key FROM ops_orders)"
     personal = ", ".join(f"'{f}'" for f in PERSONAL_DECISION_FIELDS)
-    outside = (
-        f"lower(field) IN ({personal}) AND order_key NOT IN (SELECT order_key FROM ops_orders)"
-    )
+    elsewhere = "order_key NOT IN (SELECT order_key FROM ops_orders)"
+    outside = f"lower(field) IN ({personal}) AND {elsewhere}"
     return setup, {
         "oms.orders": f"SELECT * FROM oms.orders {mine}",
         "oms.order_lines": f"SELECT * FROM oms.order_lines {mine}",
         "oms.order_holds": f"SELECT * FROM oms.order_holds {mine} AND resolved_at IS NULL",
-        # The latest decisions (ops' own record of what they did); a corrected personal
-        # value only while its order is still worked on.
+        # The latest decisions (ops' own record of what they did); a note or a corrected
+        # personal value only while its order is still worked on.
         "oms.hold_decisions": f"""
             SELECT * REPLACE (
                 CASE WHEN {outside} THEN NULL ELSE value END AS value,
-                CASE WHEN {outside} THEN NULL ELSE previous_value END AS previous_value)
+                CASE WHEN {outside} THEN NULL ELSE previous_value END AS previous_value,
+                CASE WHEN {elsewhere} THEN NULL ELSE note END AS note)
             FROM oms.hold_decisions
             ORDER BY applied_at DESC NULLS FIRST, decided_at DESC LIMIT 200
         """,

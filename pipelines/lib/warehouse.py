@@ -191,13 +191,14 @@ def publish_snapshot(
         key = pii_key(get_settings().data_dir)
     assign_privacy_keys(con, key)
     columns = con.execute(
-        "SELECT table_schema || '.' || table_name, list(column_name ORDER BY ordinal_position) "
+        "SELECT table_schema || '.' || table_name, "
+        "list((column_name, data_type) ORDER BY ordinal_position) "
         "FROM information_schema.columns "
         "WHERE table_catalog = current_database() AND table_schema IN "
         f"({', '.join('?' for _ in schemas)}) GROUP BY 1 ORDER BY 1",
         list(schemas),
     ).fetchall()
-    setup, selects = reporting_selects(dict(columns))
+    setup, selects = reporting_selects({q: [tuple(c) for c in cols] for q, cols in columns})
     counts = _publish(con, target, setup, selects)
     publish_ops_snapshot(con, ops_snapshot_path(target))
     return counts

@@ -23,6 +23,7 @@ from pipelines.lib.privacy import (
     assign_privacy_keys,
     keyed_hash,
     pii_key,
+    scrub_sql,
 )
 from pipelines.lib.schema import (
     HOLD_DECISIONS,
@@ -408,3 +409,45 @@ def test_the_reporting_snapshot_holds_no_personal_data_and_the_ops_one_only_held
         assert ops.execute(
             "SELECT decision_id, value FROM oms.hold_decisions ORDER BY 1"
         ).fetchall() == [("d1", "12 New Road"), ("d2", None)]
+
+
+def test_the_snapshot_and_the_erasure_scrub_text_alike(con):
+    """Longest value first (a surname never left behind), whatever the case, and the same
+    words in SQL (the snapshot) as in Python (the erasure)."""
+    from pipelines.lib.erasure import _scrub_text
+    from pipelines.lib.privacy import _snapshot_setup
+
+    _insert(
+        con,
+        ORDERS,
+        [good_order("shopify:1", customer_name="Ann", ship_name="Ann Whitfield", phone=None)],
+    )
+    con.execute(
+        "CREATE TEMP TABLE texts AS SELECT * FROM (VALUES "
+        "('please deliver to Ann Whitfield, not Ann Whitfield-Jones'), "
+        "('DELIVERED, SAN FRANCISCO, CA 94103, US'), "
+        "('call (415) 555-0134 or +44 20 7946 0958 after 2026-11-19'), "
+        "('shipment W-CA-20261119-001-T01 and RMA-2026-000123')) t(text)"
+    )
+    for statement in _snapshot_setup():
+        con.execute(statement)
+    sql = scrub_sql("text", "p", phones=True)
+    rows = con.execute(
+        f"SELECT text, {sql} FROM texts, snapshot_people p WHERE p.order_key = 'shopify:1'"
+    ).fetchall()
+    values = ["Ann Whitfield", "San Francisco", "1 Market St", "94103", "Ann"]
+    scrubbed = {text: out for text, out in rows}
+    for text, out in scrubbed.items():
+        assert out == _scrub_text(text, values, phones=True), text
+    assert scrubbed["please deliver to Ann Whitfield, not Ann Whitfield-Jones"] == (
+        f"please deliver to {ERASED}, not {ERASED}-Jones"
+    )
+    assert scrubbed["DELIVERED, SAN FRANCISCO, CA 94103, US"] == (
+        f"DELIVERED, {ERASED}, CA {ERASED}, US"
+    )
+    assert scrubbed["call (415) 555-0134 or +44 20 7946 0958 after 2026-11-19"] == (
+        f"call {ERASED} or {ERASED} after 2026-11-19"
+    )
+    # Ids and dates are nobody's phone.
+    text = "shipment W-CA-20261119-001-T01 and RMA-2026-000123"
+    assert scrubbed[text] == text
