@@ -50,6 +50,9 @@ from pipelines.lib.privacy import (
     assign_privacy_keys,
     email_lookup_value,
     keyed_hash,
+    link_tables,
+    links,
+    personal_values_sql,
     postal_prefix_sql,
 )
 from pipelines.lib.schema import ERASURE_FILES, ERASURES, ORDERS
@@ -152,22 +155,9 @@ def _erasure_id(orders: list[str], now: datetime) -> str:
 
 
 def _values_of(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
-    """Per order being erased, its personal values longest first (replaced in free text)."""
-    fields = ", ".join(PERSONAL_DECISION_FIELDS)
-    personal = ", ".join(f"'{f}'" for f in PERSONAL_DECISION_FIELDS)
-    found: dict[str, set[str]] = {}
-    for order_key, value in con.execute(
-        f"""
-        SELECT order_key, unnest([{fields}]) FROM {ORDERS.qualified}
-        WHERE order_key IN (SELECT order_key FROM erase_now)
-        UNION ALL  -- values ops corrected away are theirs too
-        SELECT order_key, unnest([value, previous_value]) FROM oms.hold_decisions
-        WHERE order_key IN (SELECT order_key FROM erase_now) AND lower(field) IN ({personal})
-        """
-    ).fetchall():
-        if value is not None and len(str(value).strip()) >= 3 and value != ERASED:
-            found.setdefault(order_key, set()).add(str(value).strip())
-    return {k: sorted(v, key=len, reverse=True) for k, v in found.items()}
+    """Per order being erased, its personal values longest first (replaced in free text),
+    as the snapshot gathers them."""
+    return dict(con.execute(personal_values_sql("SELECT order_key FROM erase_now")).fetchall())
 
 
 def _scrub_text(text: str | None, values: list[str], phones: bool) -> str | None:
@@ -180,17 +170,6 @@ def _scrub_text(text: str | None, values: list[str], phones: bool) -> str | None
     out = _EMAIL.sub(ERASED, out)
     out = _QUOTED.sub(rf"\g<1>{ERASED}\g<2>", out)
     return _PHONE.sub(ERASED, out) if phones else out
-
-
-#: How a row leads to an erased order, by the first of these columns its table has: (column,
-#: the temporary table mapping it to the order, that table's column).
-_LINKS = (
-    ("order_key", "erase_now", "order_key"),
-    ("shipment_id", "erase_shipments", "shipment_id"),
-    ("parcel_id", "erase_parcels", "parcel_id"),
-    ("tracking_number", "erase_tracking", "tracking_number"),
-    ("order_ref", "erase_refs", "ref"),
-)
 
 
 def _free_text_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, list[str], tuple]]:
@@ -211,7 +190,7 @@ def _free_text_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, list[st
         """
     ).fetchall():
         texts = [c for c in text_columns or [] if c in FREE_TEXT_COLUMNS]
-        link = next((lk for lk in _LINKS if lk[0] in columns), None)
+        link = next((lk for lk in links("erase") if lk[0] in columns), None)
         if texts and link:
             found.append((qualified, texts, link))
     return found
@@ -219,31 +198,11 @@ def _free_text_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, list[st
 
 def _scrub_free_text(con: duckdb.DuckDBPyConnection, people: dict[str, list[str]]) -> int:
     """Replace the customer's values in every free text of their orders; rows changed."""
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE erase_shipments AS SELECT shipment_id, order_key "
-        "FROM oms.shipments WHERE order_key IN (SELECT order_key FROM erase_now)"
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE erase_parcels AS SELECT p.parcel_id, p.tracking_number, "
-        "s.order_key FROM oms.parcels p JOIN erase_shipments s USING (shipment_id)"
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE erase_tracking AS SELECT tracking_number, "
-        "any_value(order_key) AS order_key FROM erase_parcels "
-        "WHERE tracking_number IS NOT NULL GROUP BY 1"
-    )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE erase_refs AS
-        SELECT ref, any_value(order_key) AS order_key FROM (
-            SELECT order_key AS ref, order_key FROM oms.orders
-            UNION ALL SELECT order_number, order_key FROM oms.orders
-            UNION ALL SELECT external_order_id, order_key FROM oms.orders)
-        WHERE order_key IN (SELECT order_key FROM erase_now) AND ref IS NOT NULL GROUP BY 1
-        """
-    )
+    for statement in link_tables("erase", "SELECT order_key FROM erase_now"):
+        con.execute(statement)
     changed = 0
     for table, texts, (column, mapping, key) in _free_text_tables(con):
+        mapping, key = mapping or "erase_now", key or "order_key"
         text_cols = ", ".join(f't."{c}"' for c in texts)
         rows = con.execute(
             f"SELECT t.rowid, m.order_key, {text_cols} FROM {table} t "

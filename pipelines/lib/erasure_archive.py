@@ -67,8 +67,8 @@ from pipelines.lib.channels.common import UTF8_BOM
 from pipelines.lib.files import write_atomically
 from pipelines.lib.intake import (
     TRACKING_LAYOUT,
-    _email_attachments,
-    _is_email,
+    email_attachments,
+    is_email,
     other_stage_layout,
 )
 from pipelines.lib.privacy import PERSONAL_DECISION_FIELDS, PERSONAL_ORDER_FIELDS, FileAction
@@ -257,7 +257,7 @@ def _kind(rejected: bool, kind: str) -> str:
 def _scrub_file(path: Path, rejected: bool, erasure: _Erasure) -> FileAction | None:
     with path.open("rb") as fh:
         head = fh.read(SNIFF_BYTES)
-    if _is_email(path, head):
+    if is_email(path, head):
         return _scrub_mail(path, rejected, erasure, head)
     stage = other_stage_layout(head)
     if stage == TRACKING_LAYOUT:
@@ -1062,7 +1062,7 @@ def _scrub_mail(path: Path, rejected: bool, erasure: _Erasure, head: bytes) -> F
         return None
     kind = _kind(rejected, "email_order")
     try:
-        attachments = list(_email_attachments(path))
+        attachments = list(email_attachments(path))
     except Exception as exc:  # a mail the parser refuses: a person looks at it
         if erasure.mentioned(path.read_bytes()):
             return FileAction(str(path), "needs_review", kind, _review_detail(path, erasure, exc))

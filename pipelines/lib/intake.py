@@ -218,7 +218,7 @@ def _check_readable(path: Path, head: bytes) -> None:
         )
 
 
-def _is_email(path: Path, head: bytes) -> bool:
+def is_email(path: Path, head: bytes) -> bool:
     return path.suffix.lower() == ".eml" or bool(_EML_HEAD.match(head))
 
 
@@ -242,7 +242,7 @@ def _read_batches(adapter: ChannelAdapter, path: Path, source_file: str) -> Iter
         raise UnreadableFile("no orders in the file (header only?)", line=2)
 
 
-def _email_attachments(path: Path) -> Iterator[tuple[str, str, bytes]]:
+def email_attachments(path: Path) -> Iterator[tuple[str, str, bytes]]:
     """(message-id, attachment name, bytes) for each attachment of an .eml message."""
     with path.open("rb") as fh:
         msg = email.message_from_binary_file(fh, policy=policy.default)
@@ -257,7 +257,7 @@ def _read_email(path: Path) -> ParsedFile:
     parsed: list[ParsedFile] = []
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="oms-eml-") as tmp:
-        for i, (message_id, name, payload) in enumerate(_email_attachments(path), start=1):
+        for i, (message_id, name, payload) in enumerate(email_attachments(path), start=1):
             safe = Path(name).name or f"attachment-{i}"
             att = Path(tmp) / f"{i:03d}-{safe}"
             att.write_bytes(payload)
@@ -305,7 +305,7 @@ def parse_file(path: Path) -> Iterator[ParsedFile]:
     head = _head(path)
     _check_readable(path, head)
     try:
-        if _is_email(path, head):
+        if is_email(path, head):
             yield _read_email(path)
         else:
             yield from _read_batches(detect(head), path, path.name)

@@ -328,15 +328,65 @@ PHONE_RE = (
 )
 #: A finding quoting the value that failed: `email "ana@example" is not valid`.
 QUOTED_RE = r'((?:email|phone|postal code|address|name) ")[^"]*(")'
-#: How a row leads to its order, by the first of these columns it has: (column, the table
-#: mapping it to an order key, that table's column).
-_LINKS = (
-    ("order_key", None, None),
-    ("shipment_id", "snapshot_shipments", "shipment_id"),
-    ("parcel_id", "snapshot_parcels", "parcel_id"),
-    ("tracking_number", "snapshot_tracking", "tracking_number"),
-    ("order_ref", "snapshot_refs", "ref"),
-)
+
+
+def links(prefix: str) -> tuple[tuple[str, str | None, str | None], ...]:
+    """How a row leads to its order, by the first of these columns it has: (column, the
+    table of :func:`link_tables` mapping it to an order key, that table's column); an
+    ``order_key`` column leads there itself."""
+    return (
+        ("order_key", None, None),
+        ("shipment_id", f"{prefix}_shipments", "shipment_id"),
+        ("parcel_id", f"{prefix}_parcels", "parcel_id"),
+        ("tracking_number", f"{prefix}_tracking", "tracking_number"),
+        ("order_ref", f"{prefix}_refs", "ref"),
+    )
+
+
+def link_tables(prefix: str, orders: str | None = None) -> list[str]:
+    """Statements making the temporary tables of :func:`links` (``<prefix>_shipments``,
+    ``_parcels``, ``_tracking``, ``_refs``), for every order or only ``orders`` (a SQL
+    query of order keys)."""
+    of = f"WHERE order_key IN ({orders})" if orders else ""
+    return [
+        f"CREATE OR REPLACE TEMP TABLE {prefix}_shipments AS "
+        f"SELECT shipment_id, order_key FROM oms.shipments {of}",
+        f"CREATE OR REPLACE TEMP TABLE {prefix}_parcels AS "
+        "SELECT any_value(s.order_key) AS order_key, p.parcel_id, p.tracking_number "
+        f"FROM oms.parcels p JOIN {prefix}_shipments s USING (shipment_id) GROUP BY ALL",
+        f"CREATE OR REPLACE TEMP TABLE {prefix}_tracking AS "
+        f"SELECT tracking_number, any_value(order_key) AS order_key FROM {prefix}_parcels "
+        "WHERE tracking_number IS NOT NULL GROUP BY tracking_number",
+        f"""
+        CREATE OR REPLACE TEMP TABLE {prefix}_refs AS
+        SELECT ref, any_value(order_key) AS order_key FROM (
+            SELECT order_key AS ref, order_key FROM oms.orders
+            UNION ALL SELECT order_number, order_key FROM oms.orders
+            UNION ALL SELECT external_order_id, order_key FROM oms.orders)
+        WHERE ref IS NOT NULL {of.replace("WHERE", "AND")} GROUP BY ref
+        """,
+    ]
+
+
+def personal_values_sql(orders: str | None = None, limit: int | None = None) -> str:
+    """(order_key, personal_values) of every order or only ``orders`` (a SQL query of order
+    keys): its personal values and those ops corrected away, trimmed, as written and in
+    capitals, at least 3 characters, longest first (at most ``limit``)."""
+    fields = ", ".join(PERSONAL_DECISION_FIELDS)
+    personal = ", ".join(f"'{f}'" for f in PERSONAL_DECISION_FIELDS)
+    of = f"AND order_key IN ({orders})" if orders else ""
+    cut = f"[:{limit}]" if limit else ""
+    return f"""
+        SELECT order_key, list(v ORDER BY length(v) DESC, v){cut} AS personal_values
+        FROM (
+            SELECT DISTINCT order_key, unnest([trim(v), upper(trim(v))]) AS v FROM (
+                SELECT order_key, unnest([{fields}]) AS v FROM oms.orders WHERE true {of}
+                UNION ALL  -- what ops corrected away is the customer's too
+                SELECT order_key, unnest([value, previous_value]) FROM oms.hold_decisions
+                WHERE lower(field) IN ({personal}) {of})
+            WHERE length(trim(v)) >= 3)
+        GROUP BY order_key
+    """
 
 
 def _literal(text: str) -> str:
@@ -370,38 +420,10 @@ def _personal_fields_pattern() -> str:
 def _snapshot_setup() -> list[str]:
     """Temporary tables the scrubbing joins: every order's personal values (and the values
     ops corrected away), and how shipments, parcels and references lead to orders."""
-    fields = ", ".join(PERSONAL_DECISION_FIELDS)
-    personal = ", ".join(f"'{f}'" for f in PERSONAL_DECISION_FIELDS)
+    people = personal_values_sql(limit=MAX_VALUES)
     return [
-        f"""
-        CREATE OR REPLACE TEMP TABLE snapshot_people AS
-        SELECT order_key,
-               list(v ORDER BY length(v) DESC, v)[:{MAX_VALUES}] AS personal_values
-        FROM (
-            SELECT DISTINCT order_key, unnest([trim(v), upper(trim(v))]) AS v FROM (
-                SELECT order_key, unnest([{fields}]) AS v FROM oms.orders
-                UNION ALL  -- what ops corrected away is the customer's too
-                SELECT order_key, unnest([value, previous_value]) FROM oms.hold_decisions
-                WHERE lower(field) IN ({personal}))
-            WHERE length(trim(v)) >= 3)
-        GROUP BY order_key
-        """,
-        "CREATE OR REPLACE TEMP TABLE snapshot_shipments AS "
-        "SELECT shipment_id, order_key FROM oms.shipments",
-        "CREATE OR REPLACE TEMP TABLE snapshot_parcels AS "
-        "SELECT any_value(s.order_key) AS order_key, p.parcel_id, p.tracking_number "
-        "FROM oms.parcels p JOIN oms.shipments s USING (shipment_id) GROUP BY ALL",
-        "CREATE OR REPLACE TEMP TABLE snapshot_tracking AS "
-        "SELECT tracking_number, any_value(order_key) AS order_key FROM snapshot_parcels "
-        "WHERE tracking_number IS NOT NULL GROUP BY tracking_number",
-        """
-        CREATE OR REPLACE TEMP TABLE snapshot_refs AS
-        SELECT ref, any_value(order_key) AS order_key FROM (
-            SELECT order_key AS ref, order_key FROM oms.orders
-            UNION ALL SELECT order_number, order_key FROM oms.orders
-            UNION ALL SELECT external_order_id, order_key FROM oms.orders)
-        WHERE ref IS NOT NULL GROUP BY ref
-        """,
+        f"CREATE OR REPLACE TEMP TABLE snapshot_people AS {people}",
+        *link_tables("snapshot"),
     ]
 
 
@@ -416,7 +438,7 @@ def published_select(qualified: str, columns: list[tuple[str, str]]) -> str:
     dropped = [c for c in names if c in NEVER_PUBLISHED]
     texts = [c for c in names if c in FREE_TEXT_COLUMNS and c in text_columns]
     replaced: list[str] = []
-    link = next((lk for lk in _LINKS if lk[0] in names), None) if texts else None
+    link = next((lk for lk in links("snapshot") if lk[0] in names), None) if texts else None
     person = "p" if link else None
     for c in texts:
         # Phone numbers only in what people typed about an order (a stock note's shipment
