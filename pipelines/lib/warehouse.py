@@ -39,6 +39,9 @@ def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
         # automatic checkpoint per file rewrote the growing tables again and again.
         con.execute("SET checkpoint_threshold = '1GB'")
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        # What spills goes beside the warehouse file, as for a file DuckDB opens itself (the
+        # in-memory catalogue would put it in ``.tmp`` under whatever folder the process runs).
+        con.execute(f"SET temp_directory = '{path}.tmp'")
         yield con
     finally:
         con.close()
