@@ -1,6 +1,7 @@
 """Analytics stage: dbt models over the operational tables, then the reporting snapshot."""
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,17 @@ from dagster_dbt import (
 )
 
 from pipelines.defs.resources import WarehouseResource
+from pipelines.lib.freshness import fingerprint, record_published, up_to_date
 from pipelines.lib.privacy import assign_privacy_keys, pii_key
 from pipelines.lib.warehouse import ops_snapshot_path, publish_snapshot
-from pipelines.project import dbt_project, export_warehouse_env, get_settings
+from pipelines.project import REPO_ROOT, dbt_project, export_warehouse_env, get_settings
 
 DBT_PROJECT = dbt_project()
+
+
+def _snapshots(warehouse: WarehouseResource) -> list[Path]:
+    reporting = Path(warehouse.reporting_path)
+    return [reporting, ops_snapshot_path(reporting)]
 
 
 class OmsDbtTranslator(DagsterDbtTranslator):
@@ -44,9 +51,17 @@ def dbt_models(
 ):
     # The marts see customers only as keyed hashes: orders new since the last build get theirs
     # first (the key stays out of dbt, its logs and its artifacts).
+    settings = get_settings()
     with warehouse.connect() as con:
-        keyed = assign_privacy_keys(con, pii_key(get_settings().data_dir))
+        keyed = assign_privacy_keys(con, pii_key(settings.data_dir))
+        current = fingerprint(con, root=REPO_ROOT, reference_dir=settings.reference_dir)
+        fresh = up_to_date(con, current, _snapshots(warehouse))
     context.log.info("customer keys computed for %s order(s)", keyed)
+    if fresh:
+        # Nothing dbt or the snapshots read changed since they were last published: the
+        # build and (as nothing is materialized) the snapshot step are skipped.
+        context.log.info("analytics up to date (fingerprint %s): dbt build skipped", current[:12])
+        return
     export_warehouse_env(Path(warehouse.path))
     yield from dbt.cli(["build"], context=context).stream()
 
@@ -58,9 +73,13 @@ def dbt_models(
     "customers' personal data; and ops.duckdb beside it, the full details of the orders the ops "
     "workspace works on.",
 )
-def reporting_snapshot(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def reporting_snapshot(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     with warehouse.connect() as con:
         counts = publish_snapshot(con, Path(warehouse.reporting_path))
+        current = fingerprint(con, root=REPO_ROOT, reference_dir=get_settings().reference_dir)
+        record_published(con, current, run_id=context.run_id, now=datetime.now(UTC))
     return dg.MaterializeResult(
         metadata={
             "tables": len(counts),

@@ -539,6 +539,12 @@ def reorder_report(
         .sort("warehouse_id", "sku")
     )
     report = REORDER_REPORT.conform(report)
+    stored = REORDER_REPORT.conform(
+        frame(con, f"SELECT * FROM {REORDER_REPORT.qualified} ORDER BY warehouse_id, sku")
+    )
+    figures = [c for c in report.columns if c not in ("as_of", "run_id")]
+    if stored.select(figures).equals(report.select(figures)):
+        return stored  # nothing moved since: the report stays as it was, with its as_of
     _replace(con, REORDER_REPORT.qualified, report)
     return report
 
@@ -550,5 +556,7 @@ def write_reorder_csv(report: pl.DataFrame, outbox: Path, now: datetime) -> Path
     rows = spreadsheet_safe_frame(report.drop("run_id")).with_columns(
         pl.col("as_of").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     )
-    write_atomically(target, lambda tmp: rows.write_csv(tmp, line_terminator="\n"))
+    body = rows.write_csv(line_terminator="\n").encode("utf-8")
+    if not (target.exists() and target.read_bytes() == body):  # a re-run rewrites nothing
+        write_atomically(target, lambda tmp: Path(tmp).write_bytes(body))
     return target

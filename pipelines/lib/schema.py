@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 #: Bumped whenever a table or column is added; recorded in ``raw.schema_version``.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 MONEY = "DECIMAL(18,2)"
 
@@ -1132,6 +1132,25 @@ ERASURE_FILES = Table(
     primary_key=("erasure_id", "path"),
 )
 
+ANALYTICS_BUILDS = Table(
+    "oms",
+    "analytics_builds",
+    "Each analytics refresh that built the marts and published the snapshots, with the "
+    "fingerprint of what it read: a refresh finding the same fingerprint has nothing to do.",
+    (
+        Column("run_id", "VARCHAR", "Dagster run that built and published.", False),
+        Column(
+            "fingerprint",
+            "VARCHAR",
+            "sha256 of every raw, oms and quality table's rows, the dbt project, the reference "
+            "data and the platform's code, as the build read them.",
+            False,
+        ),
+        Column("published_at", "TIMESTAMPTZ", "When the snapshots were published.", False),
+    ),
+    primary_key=("run_id",),
+)
+
 TABLES: tuple[Table, ...] = (
     FILES,
     ORDERS,
@@ -1163,6 +1182,7 @@ TABLES: tuple[Table, ...] = (
     CHANNEL_STOCK,
     ERASURES,
     ERASURE_FILES,
+    ANALYTICS_BUILDS,
 )
 SCHEMAS: tuple[str, ...] = ("raw", "oms", "quality", "analytics")
 
