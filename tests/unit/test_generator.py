@@ -822,3 +822,30 @@ def test_inventory_movements_reconcile_at_a_larger_size(split_run):
     counts = inventory_rows(out, manifest, "count")
     assert manifest["inventory_count"]["expected_difference"] < 0, "shrink outweighs finds"
     assert sum(r["on_hand"] > 0 for r in counts) > len(counts) / 2
+
+
+def test_hourly_exports_hold_each_order_in_the_file_of_its_hour(tmp_path):
+    out = tmp_path / "hourly"
+    generate(
+        out, orders=600, seed=5, days=1, defect_rate=0.0, reference_dir=REFERENCE, batch_hours=1
+    )
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert manifest["batch_hours"] == 1
+    start = datetime.fromisoformat(manifest["window"]["start"])
+    hours = set()
+    for path in inbox_files(out):
+        stamp = re.search(r"_(\d{8})_(\d{2})(?:_p\d+)?\.[a-z]+$", path.name)
+        if stamp is None:  # stock files
+            continue
+        begins = datetime.strptime(stamp[1] + stamp[2], "%Y%m%d%H").replace(tzinfo=UTC)
+        hours.add(begins)
+        parsed = read_file(path)
+        for order in parsed.orders.iter_rows(named=True):
+            if order["channel_status"] in ("cancelled", "canceled", "Canceled"):
+                continue
+            # A new order lands in the export of the hour it was placed in (re-exports later).
+            assert begins.hour == order["ordered_at"].hour or order["ordered_at"] < begins
+    # Every hour of the day has its exports (600 orders over 24 hours).
+    assert len(hours) == 24 and min(hours) == start
+    with pytest.raises(ValueError, match="batch_hours must divide a day"):
+        generate(tmp_path / "bad", orders=10, days=1, reference_dir=REFERENCE, batch_hours=5)

@@ -17,7 +17,7 @@ from pipelines.lib.generator.inventory import write_inventory_movements, write_i
 from pipelines.lib.generator.layout import WrittenFile
 from pipelines.lib.generator.reference import load_reference
 from pipelines.lib.generator.shopify import write_shopify
-from pipelines.lib.generator.simulate import DEFECT_KINDS, reference_end, simulate
+from pipelines.lib.generator.simulate import BATCH_HOURS, DEFECT_KINDS, reference_end, simulate
 from pipelines.lib.generator.woocommerce import write_woocommerce
 
 MANIFEST_NAME = "_generator_manifest.json"
@@ -56,6 +56,7 @@ def generate(
     defect_rate: float = 0.02,
     end: dt.datetime | None = None,
     reference_dir: Path,
+    batch_hours: int = BATCH_HOURS,
 ) -> GenerateSummary:
     """Write channel exports for ``orders`` orders (or ``lines`` order lines) into ``out_dir``.
 
@@ -63,6 +64,8 @@ def generate(
     ``seed``, never the wall clock), so the same arguments always give byte-identical files.
     About ``defect_rate`` of the orders carry one injected defect each; which ones, and of
     which kind, is recorded in ``_generator_manifest.json`` (intake ignores ``_`` files).
+    Each channel exports once per ``batch_hours`` hours (12: a morning and an evening file;
+    1: hourly files, for a day played in hourly batches).
     """
     began = time.perf_counter()
     if (orders is None) == (lines is None):
@@ -71,6 +74,8 @@ def generate(
         raise ValueError("orders/lines must be at least 1")
     if days < 1:
         raise ValueError("days must be at least 1")
+    if batch_hours < 1 or 24 % batch_hours:
+        raise ValueError("batch_hours must divide a day (1, 2, 3, 4, 6, 8, 12 or 24)")
     if not 0.0 <= defect_rate <= 0.5:
         raise ValueError("defect_rate must be between 0 and 0.5")
     if end is None:
@@ -81,7 +86,14 @@ def generate(
 
     ref = load_reference(reference_dir)
     sim = simulate(
-        ref, orders=orders, lines=lines, seed=seed, days=days, defect_rate=defect_rate, end=end
+        ref,
+        orders=orders,
+        lines=lines,
+        seed=seed,
+        days=days,
+        defect_rate=defect_rate,
+        end=end,
+        batch_hours=batch_hours,
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     # One stream per writer; a new writer takes the next child so the others stay unchanged.
@@ -170,6 +182,8 @@ def generate(
         "defects": {kind: sim.defects[kind] for kind in DEFECT_KINDS},
         "cancelled": sim.orders.filter(pl.col("cancelled"))["order_key"].to_list(),
     }
+    if batch_hours != BATCH_HOURS:  # hours per export file, when not the usual 12
+        manifest["batch_hours"] = batch_hours
     (out_dir / MANIFEST_NAME).write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.lib.generator.people import random_strings
-from pipelines.lib.generator.simulate import BATCH_HOURS, Simulation
+from pipelines.lib.generator.simulate import Simulation
 
 #: Largest number of order lines in one export file; bigger batches are split in parts.
 MAX_LINES_PER_FILE = 250_000
@@ -29,7 +29,7 @@ class WrittenFile:
 
 def batch_label(sim: Simulation, batch: int) -> str:
     """``20261012_00`` for the batch starting 2026-10-12 00:00 UTC."""
-    start = sim.start + dt.timedelta(hours=BATCH_HOURS * batch)
+    start = sim.start + dt.timedelta(hours=sim.batch_hours * batch)
     return start.strftime("%Y%m%d_%H")
 
 

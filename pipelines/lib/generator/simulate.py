@@ -71,6 +71,8 @@ class Simulation:
     end: dt.datetime
     n_batches: int
     defects: dict[str, list[dict]] = field(default_factory=dict)
+    #: hours of orders per export file (each channel exports once per window)
+    batch_hours: int = BATCH_HOURS
 
 
 def _text(values: np.ndarray) -> pl.Series:
@@ -91,6 +93,7 @@ def simulate(
     days: int,
     defect_rate: float,
     end: dt.datetime,
+    batch_hours: int = BATCH_HOURS,
 ) -> Simulation:
     ss = np.random.SeedSequence(seed)
     rng_shape, rng_people, rng_items, rng_defects, rng_money, rng_misc = (
@@ -98,7 +101,7 @@ def simulate(
     )
     start = end - dt.timedelta(days=days)
     span_us = _us(end) - _us(start)
-    n_batches = max(1, -(-days * 24 // BATCH_HOURS))
+    n_batches = max(1, -(-days * 24 // batch_hours))
 
     # --- shape: how many orders, how many lines each --------------------------------------
     counts = _line_counts(rng_shape, orders, lines)
@@ -185,7 +188,7 @@ def simulate(
     ships = catalogue["requires_shipping"].to_numpy()[item]
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
 
-    batch = np.clip((times - _us(start)) // (BATCH_HOURS * 3_600_000_000), 0, n_batches - 1)
+    batch = np.clip((times - _us(start)) // (batch_hours * 3_600_000_000), 0, n_batches - 1)
 
     # --- order frame ---------------------------------------------------------------------------
     people = customers[cust]
@@ -273,7 +276,7 @@ def simulate(
     completed[
         _pick(rng_misc, (channel == "woocommerce") & ~used & ~cancelled, round(n * 0.002))
     ] = True
-    batch_end = _us(start) + (batch + 1) * BATCH_HOURS * 3_600_000_000
+    batch_end = _us(start) + (batch + 1) * batch_hours * 3_600_000_000
     batch_end = np.minimum(batch_end, _us(end))
     later = times + ((batch_end - times) * rng_misc.uniform(0.1, 0.9, n)).astype(np.int64)
     later = later - later % 1_000_000
@@ -310,6 +313,7 @@ def simulate(
         start=start,
         end=end,
         n_batches=n_batches,
+        batch_hours=batch_hours,
         defects=defects,
     )
 
