@@ -14,12 +14,14 @@ from dagster_dbt import (
 )
 
 from pipelines.defs.resources import WarehouseResource
-from pipelines.lib.freshness import fingerprint, record_published, up_to_date
+from pipelines.lib.freshness import fingerprint, record_built, record_published, up_to_date
 from pipelines.lib.privacy import assign_privacy_keys, pii_key
 from pipelines.lib.warehouse import ops_snapshot_path, publish_snapshot
 from pipelines.project import REPO_ROOT, dbt_project, export_warehouse_env, get_settings
 
 DBT_PROJECT = dbt_project()
+#: Assets that write tables the snapshot publishes but dbt does not read.
+AFTER_STAGES = ("notifications", "channel_feeds")
 
 
 def _snapshots(warehouse: WarehouseResource) -> list[Path]:
@@ -37,6 +39,14 @@ class OmsDbtTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return "analytics"
+
+    def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if not unique_id.startswith("model."):
+            return spec
+        # The build runs after the stages that write what the snapshot publishes besides
+        # dbt's sources, so its up-to-date check sees their changes too.
+        return spec.merge_attributes(deps=[dg.AssetKey(k) for k in AFTER_STAGES])
 
 
 @dbt_assets(
@@ -64,6 +74,9 @@ def dbt_models(
         return
     export_warehouse_env(Path(warehouse.path))
     yield from dbt.cli(["build"], context=context).stream()
+    if not context.is_subset:  # every model built from ``current`` (a failure raised above)
+        with warehouse.connect() as con:
+            record_built(con, current, run_id=context.run_id, now=datetime.now(UTC))
 
 
 @dg.asset(
@@ -79,7 +92,9 @@ def reporting_snapshot(
     with warehouse.connect() as con:
         counts = publish_snapshot(con, Path(warehouse.reporting_path))
         current = fingerprint(con, root=REPO_ROOT, reference_dir=get_settings().reference_dir)
-        record_published(con, current, run_id=context.run_id, now=datetime.now(UTC))
+        # Marked up to date only when the last full build read this very state.
+        if not record_published(con, current, _snapshots(warehouse), now=datetime.now(UTC)):
+            context.log.info("no full build of the current state: the next refresh builds")
     return dg.MaterializeResult(
         metadata={
             "tables": len(counts),

@@ -610,8 +610,13 @@ REORDER_REPORT = Table(
         Column("max_level", "BIGINT", "Order up to this.", False),
         Column("suggested_quantity", "BIGINT", "max_level - available_position.", False),
         Column("lead_days", "INTEGER", "Replenishment lead time of the warehouse.", False),
-        Column("as_of", "TIMESTAMPTZ", "When the report was made.", False),
-        Column("run_id", "VARCHAR", "Batch run that made it.", False),
+        Column(
+            "as_of",
+            "TIMESTAMPTZ",
+            "When these figures were made (a batch finding the same figures keeps the report).",
+            False,
+        ),
+        Column("run_id", "VARCHAR", "Batch run that made these figures.", False),
     ),
     primary_key=("warehouse_id", "sku"),
 )
@@ -1135,18 +1140,30 @@ ERASURE_FILES = Table(
 ANALYTICS_BUILDS = Table(
     "oms",
     "analytics_builds",
-    "Each analytics refresh that built the marts and published the snapshots, with the "
-    "fingerprint of what it read: a refresh finding the same fingerprint has nothing to do.",
+    "Each full dbt build, the fingerprint of what it read, and whether the snapshots were then "
+    "published from it: a refresh finding the fingerprint of the last publish, and the very "
+    "snapshot files it wrote, has nothing to do.",
     (
-        Column("run_id", "VARCHAR", "Dagster run that built and published.", False),
+        Column("run_id", "VARCHAR", "Dagster run that built (and published).", False),
         Column(
             "fingerprint",
             "VARCHAR",
             "sha256 of every raw, oms and quality table's rows, the dbt project, the reference "
-            "data and the platform's code, as the build read them.",
+            "data, the platform's code and its libraries' versions, as the build read them.",
             False,
         ),
-        Column("published_at", "TIMESTAMPTZ", "When the snapshots were published.", False),
+        Column("built_at", "TIMESTAMPTZ", "When dbt finished building every model.", False),
+        Column(
+            "published_at",
+            "TIMESTAMPTZ",
+            "When the snapshots were published from this build; empty while not (yet).",
+        ),
+        Column(
+            "snapshots",
+            "VARCHAR",
+            "The published snapshot files as written (path, size, modification time), so a "
+            "file replaced since, or another warehouse's publish over it, is noticed.",
+        ),
     ),
     primary_key=("run_id",),
 )
