@@ -25,6 +25,7 @@ and a re-run rewrites nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -498,7 +499,7 @@ def _document_data(
         SELECT t.*, o.order_number, o.channel
         FROM {PICK_TASKS.qualified} t JOIN {ORDERS.qualified} o USING (order_key)
         WHERE {where}
-        ORDER BY t.wave_id, t.walk_seq, t.sku, t.tote
+        ORDER BY t.wave_id, t.walk_seq, t.sku, t.tote, t.task_id
         """,
         params,
     )
@@ -722,6 +723,9 @@ def write_documents(
         f"SELECT * FROM {WAVES.qualified} WHERE files_written_at IS NULL "
         "AND status <> 'cancelled' ORDER BY wave_id",
     )
+    if waves.is_empty():
+        _pull_lists(con, products, warehouses, outbox, now, result)
+        return result
     # Every pending wave's tasks in one query (one per wave cost a query's overhead 10,000
     # times at a million lines).
     con.register("pending_waves", waves.select("wave_id").to_arrow())
@@ -735,58 +739,66 @@ def write_documents(
         pl.col("quantity").alias("tote_units")
     )
     tasks_of = by_wave.partition_by("wave_id", as_dict=True, maintain_order=True)
+    no_tasks = by_wave.clear()
     done: list[tuple[str, str, str]] = []
-    for wave in waves.iter_rows(named=True):
-        wave_id = wave["wave_id"]
-        house = warehouses.get(wave["warehouse_id"], {})
-        folder = outbox / wave["warehouse_id"] / wave["wave_date"].isoformat()
-        tasks = tasks_of.get((wave_id,), by_wave.clear())
-        header = {
-            "wave_id": wave_id,
-            "warehouse_id": wave["warehouse_id"],
-            "warehouse_name": house.get("name", wave["warehouse_id"]),
-            "cutoff": wave["cutoff_label"],
-            "released_at": wave["released_at"].strftime("%Y-%m-%d %H:%M UTC"),
-            "orders": tasks["order_key"].n_unique(),
-            "lines": tasks.height,
-            "units": int(tasks["quantity"].sum()),
-        }
-        began = time.perf_counter()
-        csv_path = folder / f"{wave_id}_picklist.csv"
-        write_atomically(
-            csv_path,
-            lambda tmp, tasks=tasks: spreadsheet_safe_frame(
-                tasks.select(
-                    pl.col("walk_seq").alias("seq"),
-                    "wave_id",
-                    "bin",
-                    "sku",
-                    "product_name",
-                    "quantity",
-                    "tote",
-                    "order_number",
-                    "shipment_id",
-                )
-            ).write_csv(tmp, line_terminator="\n"),
-        )
-        result.csv_seconds += time.perf_counter() - began
-        began = time.perf_counter()
-        pdf_path = folder / f"{wave_id}_picklist.pdf"
-        result.pages += render_pick_list(pdf_path, header, _pick_rows(tasks))
-        con.register(
-            "shipments_of_wave",
-            tasks.select("shipment_id", "order_key").unique().to_arrow(),
-        )
-        ship_from = address(house, "")
-        slips, pages = _packing_slips(con, wave_id, tasks, products, ship_from, folder)
-        result.pdf_seconds += time.perf_counter() - began
-        con.unregister("shipments_of_wave")
-        result.pick_lists += 1
-        result.packing_slips += slips
-        result.pages += pages
-        done.append((wave_id, f"{folder / 'packing_slips'}{os.sep}", str(pdf_path)))
-        if len(done) >= MARK_EVERY:
+    try:
+        for wave in waves.iter_rows(named=True):
+            wave_id = wave["wave_id"]
+            house = warehouses.get(wave["warehouse_id"], {})
+            folder = outbox / wave["warehouse_id"] / wave["wave_date"].isoformat()
+            tasks = tasks_of.get((wave_id,), no_tasks)
+            header = {
+                "wave_id": wave_id,
+                "warehouse_id": wave["warehouse_id"],
+                "warehouse_name": house.get("name", wave["warehouse_id"]),
+                "cutoff": wave["cutoff_label"],
+                "released_at": wave["released_at"].strftime("%Y-%m-%d %H:%M UTC"),
+                "orders": tasks["order_key"].n_unique(),
+                "lines": tasks.height,
+                "units": int(tasks["quantity"].sum()),
+            }
+            began = time.perf_counter()
+            csv_path = folder / f"{wave_id}_picklist.csv"
+            write_atomically(
+                csv_path,
+                lambda tmp, tasks=tasks: spreadsheet_safe_frame(
+                    tasks.select(
+                        pl.col("walk_seq").alias("seq"),
+                        "wave_id",
+                        "bin",
+                        "sku",
+                        "product_name",
+                        "quantity",
+                        "tote",
+                        "order_number",
+                        "shipment_id",
+                    )
+                ).write_csv(tmp, line_terminator="\n"),
+            )
+            result.csv_seconds += time.perf_counter() - began
+            began = time.perf_counter()
+            pdf_path = folder / f"{wave_id}_picklist.pdf"
+            result.pages += render_pick_list(pdf_path, header, _pick_rows(tasks))
+            con.register(
+                "shipments_of_wave",
+                tasks.select("shipment_id", "order_key").unique().to_arrow(),
+            )
+            ship_from = address(house, "")
+            slips, pages = _packing_slips(con, wave_id, tasks, products, ship_from, folder)
+            result.pdf_seconds += time.perf_counter() - began
+            con.unregister("shipments_of_wave")
+            result.pick_lists += 1
+            result.packing_slips += slips
+            result.pages += pages
+            done.append((wave_id, f"{folder / 'packing_slips'}{os.sep}", str(pdf_path)))
+            if len(done) >= MARK_EVERY:
+                _mark_written(con, done, now)
+    except BaseException:
+        # What was written is marked (a persistent error would otherwise redraw the same
+        # waves on every run and leave them without pull lists); the error goes on.
+        with contextlib.suppress(Exception):
             _mark_written(con, done, now)
+        raise
     _mark_written(con, done, now)
     _pull_lists(con, products, warehouses, outbox, now, result)
     return result

@@ -34,6 +34,7 @@ Each batch, in order:
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -429,18 +430,23 @@ def write_labels(
     }
     files = pages = 0
     done: list[pl.DataFrame] = []
-    for (wave_id,), group in labels.group_by("wave_id", maintain_order=True):
-        first = group.row(0, named=True)
-        folder = outbox / first["warehouse_id"] / first["wave_date"].isoformat()
-        pdf = folder / f"{wave_id}_labels.pdf"
-        # A file no parcel points at is what a crash left before marking: written again.
-        if str(pdf) in printed:
-            pdf = folder / f"{wave_id}_labels_{now.strftime('%Y%m%dT%H%M%S')}.pdf"
-        pages += _write_label_files(pdf, group, warehouses)
-        files += 1
-        done.append(group.select("parcel_id", label_path=pl.lit(str(pdf))))
-        if len(done) >= MARK_EVERY:
+    try:
+        for (wave_id,), group in labels.group_by("wave_id", maintain_order=True):
+            first = group.row(0, named=True)
+            folder = outbox / first["warehouse_id"] / first["wave_date"].isoformat()
+            pdf = folder / f"{wave_id}_labels.pdf"
+            # A file no parcel points at is what a crash left before marking: written again.
+            if str(pdf) in printed:
+                pdf = folder / f"{wave_id}_labels_{now.strftime('%Y%m%dT%H%M%S')}.pdf"
+            pages += _write_label_files(pdf, group, warehouses)
+            files += 1
+            done.append(group.select("parcel_id", label_path=pl.lit(str(pdf))))
+            if len(done) >= MARK_EVERY:
+                _mark_labelled(con, done)
+    except BaseException:
+        with contextlib.suppress(Exception):  # what was written is marked; the error goes on
             _mark_labelled(con, done)
+        raise
     _mark_labelled(con, done)
     return files, pages
 

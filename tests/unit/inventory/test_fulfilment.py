@@ -242,3 +242,39 @@ def test_bad_fulfilment_settings_are_refused(stock):
     (stock.reference / "fulfilment.toml").write_text("[waves]\nmax_line = 3\n")
     with pytest.raises(ValueError, match="unknown setting"):
         fulfil(stock)
+
+
+def test_a_wave_whose_documents_fail_keeps_the_marks_of_the_waves_written_before_it(
+    stock, monkeypatch
+):
+    from pipelines.lib import fulfilment
+
+    _allocated_orders(
+        stock,
+        [
+            ("shopify:1", NYC, [("SKU-00001", 1)], {}),
+            ("shopify:3", SF, [("SKU-00001", 1)], {}),
+        ],
+    )
+    draw = fulfilment.render_pick_list
+
+    def fail_on_nj(path, wave, rows):
+        if wave["warehouse_id"] == "WH-NJ":
+            raise OSError("No space left on device")
+        return draw(path, wave, rows)
+
+    monkeypatch.setattr(fulfilment, "render_pick_list", fail_on_nj)
+    with pytest.raises(OSError, match="No space left"):
+        fulfil(stock)
+    written = stock.con.execute(
+        "SELECT wave_id, files_written_at IS NOT NULL, pick_list_path IS NOT NULL "
+        "FROM oms.waves ORDER BY 1"
+    ).fetchall()
+    # The CA wave (drawn first) is marked with its files; the NJ wave waits for the next run.
+    assert written == [("W-CA-20261120-001", True, True), ("W-NJ-20261120-001", False, False)]
+    monkeypatch.setattr(fulfilment, "render_pick_list", draw)
+    again = fulfil(stock)
+    assert again.pick_lists == 1  # only the NJ wave, drawn now
+    assert stock.con.execute(
+        "SELECT count(*) FROM oms.waves WHERE files_written_at IS NULL"
+    ).fetchall() == [(0,)]
