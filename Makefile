@@ -58,7 +58,7 @@ ui: sync
 		--server.port $(TRACKING_PORT) & \
 	$(UV) run dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DAGSTER_PORT)
 
-## Every benchmark; each rewrites its section of benchmarks/RESULTS.md.
+## Every benchmark, the end-to-end one last; each rewrites its section of benchmarks/RESULTS.md.
 bench: sync
 	$(UV) run python benchmarks/bench_generator.py
 	$(UV) run python benchmarks/bench_intake.py
@@ -71,6 +71,7 @@ bench: sync
 	$(UV) run python benchmarks/bench_returns.py
 	$(UV) run python benchmarks/bench_feeds.py
 	$(UV) run python benchmarks/bench_analytics.py
+	$(UV) run python benchmarks/run.py
 
 ## Forget all runtime data (warehouse, inbox, archive, outbox, Dagster runs).
 clean-data:

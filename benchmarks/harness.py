@@ -125,7 +125,7 @@ import sys
 from pathlib import Path
 from pipelines.lib.generator import generate
 generate(Path(sys.argv[1]), lines=int(sys.argv[2]), seed=int(sys.argv[3]), days=int(sys.argv[4]),
-         reference_dir=Path(sys.argv[5]))
+         reference_dir=Path(sys.argv[5]), batch_hours=int(sys.argv[6]))
 """
 
 
@@ -143,14 +143,16 @@ def _generator_digest() -> str:
     return files_digest(sources + sorted((REPO / "data/reference").glob("*.csv")))
 
 
-def generated(lines: int, seed: int = 7, days: int = 3) -> Path:
-    """Generator output for (lines, seed, days), kept under benchmarks/.work.
+def generated(lines: int, seed: int = 7, days: int = 3, batch_hours: int = 12) -> Path:
+    """Generator output for (lines, seed, days, hours per export file), kept under
+    benchmarks/.work.
 
     Made again when the generator's code or the reference data changed since (a stamp file
     beside the folder holds their hash), and made in a child process so the caller's memory
     (and the peak RSS its children report) stays small.
     """
-    folder = WORK / f"generated-{lines}-s{seed}-d{days}"
+    hourly = "" if batch_hours == 12 else f"-h{batch_hours}"
+    folder = WORK / f"generated-{lines}-s{seed}-d{days}{hourly}"
     stamp = folder.with_name(folder.name + ".generator.sha256")
     code = _generator_digest()
     fresh = (folder / "_generator_manifest.json").exists() and stamp.exists()
@@ -160,7 +162,13 @@ def generated(lines: int, seed: int = 7, days: int = 3) -> Path:
     folder.mkdir(parents=True)
     print(f"generating {lines:,} lines into {folder} ...", flush=True)
     run_child(
-        _GENERATE, str(folder), str(lines), str(seed), str(days), str(REPO / "data/reference")
+        _GENERATE,
+        str(folder),
+        str(lines),
+        str(seed),
+        str(days),
+        str(REPO / "data/reference"),
+        str(batch_hours),
     )
     stamp.write_text(code + "\n")
     return folder
