@@ -54,77 +54,20 @@ from pathlib import Path
 import pandas as pd
 import zipcodes
 
+from pipelines.lib.channels.amazon import SHIP_SERVICE_LEVELS
+from pipelines.lib.channels.common import SHIPPING_METHOD_KEYWORDS
+from pipelines.lib.channels.direct import SERVICE_LEVELS as DIRECT_SERVICE_LEVELS
+
 EARTH_RADIUS_KM = 6371.0
 SERVICE_RANK = {"overnight": 0, "expedited": 1, "standard": 2}
 
-# --- vocabularies, copied from the channel adapters -------------------------------------------
+# --- vocabularies: the channel adapters' own (the words are data, not the implementation) ---
 
-# pipelines/lib/channels/common.py SHIPPING_METHOD_KEYWORDS (Shopify, WooCommerce method text)
-METHOD_KEYWORDS = {
-    "overnight": [
-        "overnight",
-        "next day",
-        "next-day",
-        "nextday",
-        "next business day",
-        "same day",
-        "same-day",
-        "1 day",
-        "1-day",
-        "one day",
-        "one-day",
-        "24h",
-        "24 hour",
-        "24-hour",
-    ],
-    "expedited": [
-        "express",
-        "expedited",
-        "priority",
-        "2 day",
-        "2-day",
-        "two day",
-        "two-day",
-        "second day",
-        "2nd day",
-        "rush",
-    ],
-}
 METHOD_PATTERNS = {
     level: re.compile(
         r"(?i)(?:^|[^0-9a-z])(?:" + "|".join(re.escape(w) for w in words) + r")(?:$|[^0-9a-z])"
     )
-    for level, words in METHOD_KEYWORDS.items()
-}
-AMAZON_LEVELS = {
-    "standard": "standard",
-    "std": "standard",
-    "freeeconomy": "standard",
-    "economy": "standard",
-    "scheduled": "standard",
-    "expedited": "expedited",
-    "exp": "expedited",
-    "secondday": "expedited",
-    "second": "expedited",
-    "priority": "expedited",
-    "nextday": "overnight",
-    "next": "overnight",
-    "sameday": "overnight",
-    "same": "overnight",
-}
-DIRECT_LEVELS = {
-    "standard": "standard",
-    "ground": "standard",
-    "economy": "standard",
-    "expedited": "expedited",
-    "express": "expedited",
-    "priority": "expedited",
-    "2-day": "expedited",
-    "2day": "expedited",
-    "overnight": "overnight",
-    "next day": "overnight",
-    "next-day": "overnight",
-    "nextday": "overnight",
+    for level, words in SHIPPING_METHOD_KEYWORDS.items()
 }
 DIRECT_CHANNELS = {"phone": "phone", "telephone": "phone", "email": "email", "e-mail": "email"}
 TRUE_WORDS = {"true", "yes", "y", "1"}
@@ -157,10 +100,10 @@ def method_level(text) -> str:
 
 def amazon_level(text) -> str:
     text = text.strip().lower() if isinstance(text, str) else ""
-    if text in AMAZON_LEVELS:
-        return AMAZON_LEVELS[text]
+    if text in SHIP_SERVICE_LEVELS:
+        return SHIP_SERVICE_LEVELS[text]
     word = re.match(r"^([a-z]+)", text)
-    return AMAZON_LEVELS.get(word.group(1), "standard") if word else "standard"
+    return SHIP_SERVICE_LEVELS.get(word.group(1), "standard") if word else "standard"
 
 
 def is_true(value) -> bool:
@@ -384,7 +327,7 @@ def _direct_frames(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             "order_key": first["order_key"],
             "channel": first["order_key"].str.split(":").str[0],
             "ordered_at": utc(first["ordered_at"]),
-            "service_level": level.map(DIRECT_LEVELS).fillna("standard"),
+            "service_level": level.map(DIRECT_SERVICE_LEVELS).fillna("standard"),
             "ship_by": utc(ship_by.replace("", None)),
             "ship_postal_code": postal(first["ship_postal_code"].astype("string")),
             "ship_country": first["ship_country"].str.strip().str.upper(),
