@@ -58,7 +58,9 @@ from pipelines.lib.channels.amazon import SHIP_SERVICE_LEVELS
 from pipelines.lib.channels.common import SHIPPING_METHOD_KEYWORDS
 from pipelines.lib.channels.direct import SERVICE_LEVELS as DIRECT_SERVICE_LEVELS
 
-EARTH_RADIUS_KM = 6371.0
+# The oracle's plain-Python distance (the engine's operation order, so ties break the same).
+from tests.unit.allocation.oracle import haversine_km
+
 SERVICE_RANK = {"overnight": 0, "expedited": 1, "standard": 2}
 
 # --- vocabularies: the channel adapters' own (the words are data, not the implementation) ---
@@ -504,16 +506,6 @@ def ship_points(orders: pd.DataFrame, reference_dir: Path) -> pd.DataFrame:
 
 
 # --- allocation -------------------------------------------------------------------------------
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    to_rad = math.pi / 180.0
-    phi1 = lat1 * to_rad
-    phi2 = lat2 * to_rad
-    half_dphi = math.sin((lat2 - lat1) * to_rad / 2.0)
-    half_dlmb = math.sin((lon2 - lon1) * to_rad / 2.0)
-    a = half_dphi * half_dphi + math.cos(phi1) * math.cos(phi2) * half_dlmb * half_dlmb
-    return 2.0 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(a, 1.0)))
 
 
 def allocate(

@@ -550,7 +550,8 @@ def report(args, raw: dict) -> str:
             *flow_table(by_volume[top]),
             "",
         ]
-        chart(by_volume, CHART)
+        if not args.no_write:
+            chart(by_volume, CHART)
     if raw.get("hourly"):
         table, h = hourly_section(raw["hourly"])
         verdicts.append(
