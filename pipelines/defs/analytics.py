@@ -1,5 +1,6 @@
 """Analytics stage: dbt models over the operational tables, then the reporting snapshot."""
 
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from dagster_dbt import (
     DbtCliResource,
     dbt_assets,
 )
+from duckdb import DuckDBPyConnection
 
 from pipelines.defs.resources import WarehouseResource
 from pipelines.lib.freshness import fingerprint, record_built, record_published, up_to_date
@@ -73,10 +75,52 @@ def dbt_models(
         context.log.info("analytics up to date (fingerprint %s): dbt build skipped", current[:12])
         return
     export_warehouse_env(Path(warehouse.path))
-    yield from dbt.cli(["build"], context=context).stream()
-    if not context.is_subset:  # every model built from ``current`` (a failure raised above)
-        with warehouse.connect() as con:
+    build = dbt.cli(["build"], context=context)
+    # Models' outputs wait until dbt is done and has let go of the file, to carry their
+    # tables' row counts; tests and checks are reported as they come. A failed build still
+    # reports the models it built (without counts) before it raises.
+    built: list[dg.Output] = []
+    try:
+        for event in build.stream():
+            if isinstance(event, dg.Output):
+                built.append(event)
+            else:
+                yield event
+    except Exception:
+        yield from built
+        raise
+    with warehouse.connect() as con:
+        yield from with_row_counts(con, built, build.manifest)
+        if not context.is_subset:  # every model built from ``current``
             record_built(con, current, run_id=context.run_id, now=datetime.now(UTC))
+
+
+def with_row_counts(
+    con: DuckDBPyConnection, outputs: list[dg.Output], manifest: Mapping[str, Any]
+) -> list[dg.Output]:
+    """The dbt models' outputs, each table's with its row count (``dagster/row_count``, shown
+    in the Dagster UI); views are not counted (counting would run their query)."""
+    relations: dict[int, str] = {}
+    for i, output in enumerate(outputs):
+        unique_id = output.metadata.get("unique_id")
+        node = manifest["nodes"].get(unique_id.value) if unique_id else None
+        if node and node["config"].get("materialized") in ("table", "incremental"):
+            relations[i] = node["relation_name"]
+    if not relations:
+        return outputs
+    counts = dict(
+        con.execute(
+            " UNION ALL ".join(
+                f"SELECT {i}, count(*) FROM {relation}" for i, relation in relations.items()
+            )
+        ).fetchall()
+    )
+    return [
+        output.with_metadata({**output.metadata, "dagster/row_count": counts[i]})
+        if i in counts
+        else output
+        for i, output in enumerate(outputs)
+    ]
 
 
 @dg.asset(
@@ -89,6 +133,7 @@ def dbt_models(
 def reporting_snapshot(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
+    began = time.perf_counter()
     with warehouse.connect() as con:
         counts = publish_snapshot(con, Path(warehouse.reporting_path))
         current = fingerprint(con, root=REPO_ROOT, reference_dir=get_settings().reference_dir)
@@ -98,6 +143,7 @@ def reporting_snapshot(
     return dg.MaterializeResult(
         metadata={
             "tables": len(counts),
+            "seconds": round(time.perf_counter() - began, 3),
             "path": warehouse.reporting_path,
             "ops_path": str(ops_snapshot_path(warehouse.reporting_path)),
             **{k: dg.MetadataValue.int(v) for k, v in counts.items() if k.startswith("analytics.")},

@@ -98,6 +98,7 @@ def allocation(
             "SELECT count(*) FROM oms.inventory_positions WHERE committed > on_hand"
         ).fetchone()[0]
         unaccounted = con.execute(UNACCOUNTED_SQL).fetchone()[0]
+        positions = con.execute(POSITION_FIGURES_SQL).fetchone()
     reorder_csv = write_reorder_csv(result.reorder, folders.outbox, now)
     yield dg.MaterializeResult(
         asset_key="allocations",
@@ -121,7 +122,16 @@ def allocation(
             "repromised": result.repromised,
         },
     )
-    yield dg.MaterializeResult(asset_key="inventory_positions")
+    yield dg.MaterializeResult(
+        asset_key="inventory_positions",
+        metadata={
+            "dagster/row_count": positions[0],
+            "units_on_hand": positions[1],
+            "units_committed": positions[2],
+            "units_available": positions[3],
+            "out_of_stock": positions[4],
+        },
+    )
     yield dg.MaterializeResult(
         asset_key="reorder_report",
         metadata={"rows": result.reorder_rows, "csv": dg.MetadataValue.path(str(reorder_csv))},
@@ -153,4 +163,12 @@ UNACCOUNTED_SQL = """
                        'partially_shipped')
       AND l.requires_shipping AND l.quantity > 0
       AND coalesce(a.units, 0) + coalesce(b.units, 0) <> l.quantity
+"""
+
+#: The positions' figures for the asset's metadata: positions, units on hand, committed and
+#: available to promise, and positions with nothing to promise.
+POSITION_FIGURES_SQL = """
+    SELECT count(*), coalesce(sum(on_hand), 0), coalesce(sum(committed), 0),
+           coalesce(sum(atp), 0), count(*) FILTER (WHERE atp = 0)
+    FROM oms.inventory_positions
 """

@@ -118,6 +118,52 @@ def test_batch_turns_inbox_exports_into_orders_models_and_a_snapshot(batch):
         assert snap.execute("SELECT count(*) FROM analytics.fct_orders").fetchall() == [(orders,)]
 
 
+def test_every_asset_shows_its_figures_in_the_dagster_ui(batch):
+    """Row counts, holds, backorders and timings on the assets' materializations: the dbt
+    marts' and the positions' row counts are the tables' own."""
+    settings, summary, _, result = batch
+    shown = {
+        e.asset_key.path[-1]: {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+    }
+    assert [name for name, figures in shown.items() if not figures] == []
+    marts = sorted(
+        p.stem for p in (analytics.DBT_PROJECT.project_dir / "models/marts").glob("*.sql")
+    )
+    with connect(settings.warehouse_path, read_only=True) as con:
+        for mart in marts:
+            rows = scalar(con, f"SELECT count(*) FROM analytics.{mart}")
+            assert shown[mart]["dagster/row_count"] == rows, mart
+        positions = con.execute(
+            "SELECT count(*), sum(on_hand), sum(committed) FROM oms.inventory_positions"
+        ).fetchone()
+        backordered = scalar(con, "SELECT count(*) FROM oms.backorders WHERE status = 'open'")
+        held = scalar(con, "SELECT count(*) FROM oms.orders WHERE status = 'on_hold'")
+    assert "dagster/row_count" not in shown["stg_oms__orders"]  # a view: not counted
+    assert shown["fct_orders"]["dagster/row_count"] == summary.orders
+    assert (
+        shown["inventory_positions"]["dagster/row_count"],
+        shown["inventory_positions"]["units_on_hand"],
+        shown["inventory_positions"]["units_committed"],
+    ) == positions
+    assert shown["backorders"]["open"] == backordered > 0
+    assert shown["order_holds"]["on_hold"] == held > 0
+    # Each stage's time, as a figure or a breakdown by phase.
+    timed = {name for name, figures in shown.items() if "seconds" in figures}
+    assert {
+        "inbox_files",
+        "returns",
+        "order_holds",
+        "inventory_movements",
+        "allocations",
+        "waves",
+        "tracking_events",
+        "channel_feeds",
+        "notifications",
+        "reporting_snapshot",
+    } <= timed
+
+
 def _stored_state(settings) -> tuple[dict, dict]:
     """Every stored table's rows (count and a hash) and every file of the data folders and
     the snapshots (size and modification time)."""
