@@ -86,6 +86,14 @@ for upload in picked or []:
         else:
             c4.metric("Currencies", f"{len(checked.totals)}")
             st.caption(f"Order totals: {_name(totals)}")
+        if checked.order_numbers:
+            # The numbers the channel shows: what the Orders page finds an order by.
+            more = checked.more_order_numbers
+            st.caption(
+                "Orders: "
+                + ", ".join(_name(n) for n in checked.order_numbers)
+                + (f", … and {more:,} more" if more else "")
+            )
         if checked.identical:
             st.warning(
                 "The same bytes are already here: "

@@ -2,12 +2,12 @@
 
 Nothing here imports Streamlit. A file is read from a stream into a temporary folder outside
 the inbox (its size checked as it is copied, its SHA-256 computed on the way), its name
-sanitised, its layout detected by content and parsed by the intake's own adapters (a dry
-run: nothing is written to the warehouse). An accepted file is written into the inbox under a
-name starting with ``.`` (intake never reads those) and linked to its final name, which never
-replaces a file already there. Its status afterwards comes from the folders the batch moves
-files to: still in the inbox (pending), in ``archive/`` (processed) or in ``rejected/`` with
-its ``.reason.txt`` (rejected).
+sanitised (a name with a folder path is refused), its layout detected by content and parsed
+by the intake's own adapters (a dry run: nothing is written to the warehouse). An accepted
+file is written into the inbox under a name starting with ``.`` (intake never reads those)
+and linked to its final name, which never replaces a file already there. Its status
+afterwards comes from the folders the batch moves files to: still in the inbox (pending), in
+``archive/`` (processed) or in ``rejected/`` with its ``.reason.txt`` (rejected).
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ MAX_NAME_CHARS = 120
 MAX_NAME_BYTES = 200
 _CHUNK = 1 << 20
 _UNSAFE = re.compile(r"[^\w.\- ]+")
+#: Folder separators (POSIX and Windows): a name holding one is refused, not shortened.
+_FOLDER_PART = re.compile(r"[/\\]")
+#: How many of a file's order numbers its preview lists.
+ORDER_NUMBERS_SHOWN = 10
 #: First bytes of common binary files, for a plainer refusal than "a NUL byte".
 _MAGIC = {
     b"\x89PNG": "a PNG image",
@@ -88,12 +92,19 @@ def read_upload_settings(reference_dir: Path) -> UploadSettings:
 def sanitise_name(name: str) -> str:
     """A safe inbox file name for an uploaded file's name, keeping its extension.
 
-    Drops any folder part (``/`` or ``\\``), control characters, characters other than
-    letters, digits, ``.``, ``-``, ``_`` and spaces, runs of dots (``..``) and leading dots
-    and underscores (intake skips names starting with them). Raises :class:`UploadRefused`
-    when nothing usable is left.
+    A name with a folder part (``/`` or ``\\``) or that is a path segment of its own (``..``
+    or ``.``) is refused with :class:`UploadRefused`: browsers send a file's base name only,
+    so such a name comes from a crafted request, and saving it under another name would hide
+    that. Otherwise drops control characters, characters other than letters, digits, ``.``,
+    ``-``, ``_`` and spaces, runs of dots (``orders..csv`` is not a path segment: it becomes
+    ``orders.csv``) and leading dots and underscores (intake skips names starting with them).
+    Raises :class:`UploadRefused` when nothing usable is left.
     """
-    base = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    base = unicodedata.normalize("NFC", name)
+    if _FOLDER_PART.search(base) or base.strip() in (".", ".."):
+        raise UploadRefused(
+            f"the name {name!r} carries a folder path; upload the file under its own name"
+        )
     base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C")
     base = _UNSAFE.sub("_", base.strip())
     base = re.sub(r"\.{2,}", ".", base).lstrip("._ -").rstrip(". ")
@@ -152,6 +163,10 @@ class Preview:
     cancelled: int
     #: (currency, sum of order totals) per currency, as text with two decimals.
     totals: list[tuple[str, str]]
+    #: The first :data:`ORDER_NUMBERS_SHOWN` order numbers as the channel shows them (the
+    #: channel's id when it shows none), in file order, and how many more the file holds.
+    order_numbers: list[str] = field(default_factory=list)
+    more_order_numbers: int = 0
     problems: list[str] = field(default_factory=list)
     #: Files with the same bytes already in the inbox or the archive (relative to data/).
     identical: list[str] = field(default_factory=list)
@@ -257,6 +272,12 @@ def preview_upload(
         raise UploadRefused(f"could not be checked here: {exc.strerror or exc}") from None
     orders, lines = parsed.orders, parsed.lines
     catalogue = frozenset(read_reference(reference_dir, "products").get_column("sku"))
+    numbers = (
+        orders.select(pl.coalesce("order_number", "external_order_id"))
+        .to_series()
+        .drop_nulls()
+        .unique(maintain_order=True)
+    )
     totals = (
         orders.group_by("currency")
         .agg(pl.col("order_total").sum())
@@ -276,6 +297,8 @@ def preview_upload(
             (cur or "?", f"{total:,.2f}" if total is not None else "?")
             for cur, total in totals.iter_rows()
         ],
+        order_numbers=numbers.head(ORDER_NUMBERS_SHOWN).to_list(),
+        more_order_numbers=max(numbers.len() - ORDER_NUMBERS_SHOWN, 0),
         problems=find_problems(orders, lines, catalogue),
         identical=identical_files(sha256, size, data_dir, inbox, archive),
     )

@@ -18,6 +18,7 @@ import pytest
 from pipelines.lib.generator import generate
 from pipelines.lib.intake import ingest_inbox
 from pipelines.lib.uploads import (
+    ORDER_NUMBERS_SHOWN,
     UploadRefused,
     UploadSettings,
     accept_upload,
@@ -117,22 +118,48 @@ def _direct_csv(rows: list[dict[str, str]]) -> bytes:
     ("given", "safe"),
     [
         ("orders.csv", "orders.csv"),
-        ("../../etc/passwd.csv", "passwd.csv"),
-        ("..\\..\\Windows\\orders.csv", "orders.csv"),
-        ("/abs/path/shopify export.csv", "shopify export.csv"),
+        ("Orders (May).csv", "Orders _May.csv"),
         ("_generator_manifest.json", "generator_manifest.json"),
         (".hidden orders.jsonl", "hidden orders.jsonl"),
         ("orders\x00\r\n.csv", "orders.csv"),
+        ("orders..csv", "orders.csv"),  # ".." inside a name is no path segment
         ("a..b....csv", "a.b.csv"),
+        ("..orders.csv", "orders.csv"),
         ("amazon;rm -rf *.txt", "amazon_rm -rf.txt"),
         ("Bestellungen März.csv", "Bestellungen März.csv"),
+        ("注文書（5月）.csv", "注文書_5月.csv"),
     ],
 )
 def test_names_are_made_safe_and_keep_their_extension(given: str, safe: str) -> None:
     assert sanitise_name(given) == safe
 
 
-@pytest.mark.parametrize("given", ["..", "../..", "/", "...", "\x01\x02", "__", " . "])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "../../etc/passwd.txt",
+        "..\\..\\Windows\\orders.csv",
+        "/abs/path/shopify export.csv",
+        "exports/orders.csv",
+        "C:\\Users\\ana\\orders.csv",
+        "orders.csv/",
+        "/",
+        "../..",
+        "..",
+        " .. ",
+        ".",
+    ],
+)
+def test_a_name_with_a_folder_path_is_refused_not_renamed(given: str) -> None:
+    # Browsers send a file's base name only: a folder part comes from a crafted request.
+    with pytest.raises(UploadRefused) as refused:
+        sanitise_name(given)
+    assert str(refused.value) == (
+        f"the name {given!r} carries a folder path; upload the file under its own name"
+    )
+
+
+@pytest.mark.parametrize("given", ["...", "\x01\x02", "__", " ._ ", "-.-", ".\x00."])
 def test_a_name_with_nothing_usable_left_is_refused(given: str) -> None:
     with pytest.raises(UploadRefused, match="nothing usable"):
         sanitise_name(given)
@@ -186,6 +213,41 @@ def test_preview_of_a_shopify_export_counts_what_the_file_holds(exports, platfor
     assert preview.size == path.stat().st_size
     assert preview.identical == []
     assert _everything_under(platform["data_dir"]) == [], "a preview writes nothing"
+
+
+def _first_seen(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(v for v in values if v))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "delimiter", "number_column"),
+    [
+        ("shopify_*.csv", ",", "Name"),
+        ("amazon_all_orders_*.txt", "\t", "amazon-order-id"),
+    ],
+)
+def test_preview_lists_the_order_numbers_the_file_holds(
+    exports, platform, pattern, delimiter, number_column
+) -> None:
+    path = max(exports.glob(pattern), key=lambda p: p.stat().st_size)
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter=delimiter))
+    numbers = _first_seen([r[number_column].strip() for r in rows])
+    assert 1 <= len(numbers) <= ORDER_NUMBERS_SHOWN, "the export fits in the list"
+
+    preview = _preview(path.read_bytes(), path.name, platform)
+
+    assert preview.order_numbers == numbers, "as the channel shows them, in file order"
+    assert preview.more_order_numbers == 0
+
+
+def test_preview_lists_the_first_order_numbers_and_counts_the_rest(platform) -> None:
+    ids = [f"P-{n}" for n in range(ORDER_NUMBERS_SHOWN + 3, 0, -1)]  # not in sorted order
+    data = _direct_csv([{"order_id": i, "sku": "SKU-00017", "quantity": "1"} for i in ids])
+    preview = _preview(data, "phone.csv", platform)
+    assert preview.orders == len(ids)
+    assert preview.order_numbers == ids[:ORDER_NUMBERS_SHOWN]
+    assert preview.more_order_numbers == 3
 
 
 @pytest.mark.parametrize(
@@ -259,7 +321,8 @@ def test_preview_says_when_the_same_bytes_were_already_processed(exports, platfo
         ("empty", "empty file (0 bytes)"),
         ("header only", "cannot be read: header only: the file has a header row but no data"),
         ("conflicting copies", "conflicting data: phone:P-1 at records [1, 2]"),
-        ("traversal to nothing", "nothing usable left"),
+        ("path traversal", "the name '../../etc/passwd.txt' carries a folder path"),
+        ("nothing usable in the name", "file name '__' has nothing usable left"),
     ],
 )
 def test_bad_inputs_are_refused_with_a_clear_message_and_nothing_written(
@@ -273,7 +336,8 @@ def test_bad_inputs_are_refused_with_a_clear_message_and_nothing_written(
         "empty": ("orders.csv", b""),
         "header only": ("orders.csv", (DIRECT_HEADER + "\n").encode()),
         "conflicting copies": ("phone.json", _conflicting_json()),
-        "traversal to nothing": ("../../..", _direct_csv([{"order_id": "P-1"}])),
+        "path traversal": ("../../etc/passwd.txt", _direct_csv([{"order_id": "P-1"}])),
+        "nothing usable in the name": ("__", _direct_csv([{"order_id": "P-1"}])),
     }[case]
     with pytest.raises(UploadRefused) as refused:
         _preview(data, name, platform, max_megabytes=1)
@@ -287,7 +351,7 @@ def test_bad_inputs_are_refused_with_a_clear_message_and_nothing_written(
 def test_accepted_files_land_in_the_inbox_whole_and_never_replace_one(exports, platform) -> None:
     path = next(exports.glob("shopify_*.csv"))
     data = path.read_bytes()
-    preview = _preview(data, "../../etc/" + path.name, platform)
+    preview = _preview(data, "." + path.name, platform)  # saved under its safe name
     limits = UploadSettings()
     first = accept_upload(
         io.BytesIO(data), preview.name, platform["inbox"], sha256=preview.sha256, limits=limits
