@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 import time
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -44,12 +45,22 @@ def generate(
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 7,
     days: Annotated[int, typer.Option(help="Days the orders spread over.")] = 3,
     defect_rate: Annotated[float, typer.Option(help="Share of orders with a defect.")] = 0.02,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            help="When the order window ends: 'now' or an ISO time (UTC without an offset). "
+            "Default: a fixed moment per seed, so the same options give the same files."
+        ),
+    ] = None,
 ) -> None:
     """Write demo/benchmark channel exports in every supported format."""
     from pipelines.lib.generator import generate as run_generator
 
     if (orders is None) == (lines is None):
         raise typer.BadParameter("give exactly one of --orders or --lines")
+    window_end = None
+    if end is not None:
+        window_end = datetime.now(UTC) if end.strip().lower() == "now" else _as_of(end, "--end")
     summary = run_generator(
         out,
         orders=orders,
@@ -57,6 +68,7 @@ def generate(
         seed=seed,
         days=days,
         defect_rate=defect_rate,
+        end=window_end,
         reference_dir=get_settings().reference_dir,
     )
     console.print(
@@ -345,7 +357,10 @@ def submit(
     ] = "order_batch",
     as_of: Annotated[
         str | None,
-        typer.Option(help="Run as of this ISO time, UTC without an offset (e.g. past a cutoff)."),
+        typer.Option(
+            help="Run as of this ISO time (UTC without an offset) or a time from now such "
+            "as +1d (e.g. past a cutoff)."
+        ),
     ] = None,
 ) -> None:
     """Start a job in the running Dagster (`make ui`); behind a running writer it waits in
@@ -529,12 +544,22 @@ def holds(
     console.print(f"read from: {source}")
 
 
-def _as_of(value: str) -> datetime:
-    """An ``--as-of`` option's moment (UTC when it has no offset)."""
+_RELATIVE = re.compile(r"\+(\d+)([mhd])")
+_UNIT = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def _as_of(value: str, option: str = "--as-of") -> datetime:
+    """An ``--as-of`` (or other moment) option's value: an ISO time (UTC when it has no
+    offset), or a time from now such as ``+1d``, ``+6h`` or ``+30m``."""
+    if relative := _RELATIVE.fullmatch(value.strip()):
+        count, unit = relative.groups()
+        return datetime.now(UTC) + timedelta(**{_UNIT[unit]: int(count)})
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"--as-of is not an ISO time: {value!r}") from None
+        raise typer.BadParameter(
+            f"{option} is neither an ISO time nor a time from now like +1d: {value!r}"
+        ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 

@@ -1,7 +1,8 @@
 """``dagster dev`` end to end: exports dropped in the inbox start ``order_batch`` through the
 inbox sensor, the run succeeds, and a second ``order_batch`` submitted meanwhile waits in the
 run queue (``deploy/dagster.yaml``: one ``oms/writer`` run at a time) instead of failing;
-then ``oms submit carrier_cutoff --as-of`` ships the labelled parcels through the webserver.
+then ``oms submit carrier_cutoff --as-of +1d`` ships the labelled parcels through the webserver,
+and the analyst dashboards' Orders page finds a shipped order by its number.
 
 Starts the real webserver, daemon and code server (``uv run dagster dev -w workspace.yaml``)
 on a free port over a temporary data folder and Dagster home; everything is polled through
@@ -25,7 +26,9 @@ from pipelines.lib import dagster_api
 from pipelines.lib.generator import MANIFEST_NAME, generate
 from pipelines.lib.intake import inbox_files
 from pipelines.lib.warehouse import connect, scalar
+from tests.conftest import use_platform
 from tests.e2e.dagster_service import DagsterService, group_alive, wait_for
+from tests.integration.dashboard_app import open_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -192,27 +195,36 @@ def _scenario(service: DagsterService, tmp_path: Path) -> None:
     with duckdb.connect(str(service.settings.reporting_path), read_only=True) as snapshot:
         ((fct,),) = snapshot.execute("SELECT count(*) FROM analytics.fct_orders").fetchall()
     assert fct == summary.orders
-    # The README's last step: ship now rather than at the evening cutoff, through the CLI
-    # and the webserver. The run's clock is past every warehouse's next cutoff.
+    # The README's last steps: ship now rather than at the evening cutoff, through the CLI
+    # and the webserver, on a clock a day ahead (past every labelled parcel's cutoff).
     with connect(service.settings.warehouse_path, read_only=True) as con:
         labelled = scalar(con, "SELECT count(*) FROM oms.parcels WHERE tracking_number IS NOT NULL")
     assert labelled > 0
-    as_of = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT23:59:00Z")
+    ahead = datetime.now(UTC) + timedelta(days=1)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(dagster_api.URL_ENV, service.url)
-        submitted = CliRunner().invoke(app, ["submit", "carrier_cutoff", "--as-of", as_of])
+        submitted = CliRunner().invoke(app, ["submit", "carrier_cutoff", "--as-of", "+1d"])
     assert submitted.exit_code == 0, submitted.output
     assert "carrier_cutoff submitted: " in submitted.output
     cutoff_id = submitted.output.strip().rsplit("/runs/", 1)[1]
     _finish(service, cutoff_id, START_TIMEOUT + RUN_TIMEOUT)
     cutoff_run = next(r for r in service.runs("carrier_cutoff") if r["runId"] == cutoff_id)
-    assert cutoff_run["tags"]["oms/now"].startswith(as_of[:10])
+    clock = datetime.fromisoformat(cutoff_run["tags"]["oms/now"])
+    assert abs(clock - ahead) < timedelta(minutes=5), clock
     with connect(service.settings.warehouse_path, read_only=True) as con:
         shipped = scalar(con, "SELECT count(*) FROM oms.parcels WHERE status = 'shipped'")
-        orders_shipped = scalar(
-            con, "SELECT count(*) FROM oms.orders WHERE status IN ('shipped', 'partially_shipped')"
-        )
-    assert shipped == labelled and orders_shipped > 0
+        number = scalar(con, "SELECT min(order_number) FROM oms.orders WHERE status = 'shipped'")
+    assert shipped == labelled and number
+    # ... and the analyst dashboards show it: found by its number on Orders, shipped.
+    with pytest.MonkeyPatch.context() as mp:
+        use_platform(service.root, mp)
+        orders_page = open_page("app_pages/orders.py")
+        orders_page.text_input(key="orders_search").input(number)
+        orders_page = orders_page.run()
+    assert not orders_page.exception, orders_page.exception
+    heads = [m.value for m in orders_page.markdown if "· status **" in m.value]
+    assert len(heads) == 1 and "status **shipped**" in heads[0], heads
+    assert number.lstrip("#") in heads[0]
     print(
         f"sensor run after {sensed - began:.0f} s, first run done after "
         f"{first_done - sensed:.0f} s, second after {time.monotonic() - first_done:.0f} s; "
