@@ -90,6 +90,34 @@ def _inbox_is_empty() -> bool:
     return not counts["files"]
 
 
+def _writer_busy(settings) -> str | None:
+    """Why a batch in this process would collide with another writer, else None: a writing
+    job queued or running in the Dagster instance (``make ui``: it takes runs one at a time,
+    but a run started here goes around its queue), or another process holding the
+    warehouse's lock."""
+    import dagster as dg
+
+    from pipelines.defs.automation import WRITER_TAG
+    from pipelines.lib.runs import writer_runs_in_progress
+    from pipelines.lib.warehouse import lock_holder
+
+    with dg.DagsterInstance.get() as instance:
+        runs = writer_runs_in_progress(instance, WRITER_TAG)
+    if runs:
+        listed = ", ".join(f"{job} {run_id[:8]} ({status.lower()})" for job, run_id, status in runs)
+        return (
+            f"the Dagster instance in {settings.dagster_home} has {listed}. Let it finish, or "
+            "queue behind it with `uv run oms submit order_batch`. (A run left 'started' by a "
+            "Dagster that was stopped can be terminated in the Dagster UI, under Runs.)"
+        )
+    if holder := lock_holder(settings.warehouse_path):
+        return (
+            f"another process is writing the warehouse ({holder}). Let it finish, or queue "
+            "behind Dagster's runs with `uv run oms submit order_batch`."
+        )
+    return None
+
+
 def _execute_order_batch() -> tuple[bool, str, list[tuple[str, str, float]], dict[str, dict]]:
     """Run ``order_batch`` in-process on the persistent instance, with a live display."""
     import dagster as dg
@@ -243,6 +271,9 @@ def run(
     settings = get_settings()
     settings.ensure_dirs()
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
+    if busy := _writer_busy(settings):
+        err.print(f"not run: {busy}", soft_wrap=True, highlight=False)
+        raise typer.Exit(2)
     if demo_if_empty and _inbox_is_empty():
         _play_demo(settings)
         return

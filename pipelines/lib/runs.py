@@ -81,9 +81,31 @@ def run_history(dagster_home: Path, jobs: tuple[str, ...] = WATCHED_JOBS) -> dic
     return history
 
 
+#: A run in these states holds the warehouse, or will as soon as it starts.
+IN_PROGRESS = (
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+)
+
+
+def writer_runs_in_progress(instance: dg.DagsterInstance, tag: str) -> list[tuple[str, str, str]]:
+    """(job, run id, status) of the runs tagged ``tag`` (the writers) that are queued or
+    running, oldest first."""
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=list(IN_PROGRESS), tags={tag: "true"})
+    )
+    return [
+        (r.dagster_run.job_name, r.dagster_run.run_id, r.dagster_run.status.value)
+        for r in reversed(records)
+    ]
+
+
 def run_outcome(instance: dg.DagsterInstance, run_id: str) -> tuple[list[str], dict[str, dict]]:
     """What one run did: its failed steps (``step: message``) and, per materialized asset,
-    the numeric metadata it reported (row counts, holds, timings)."""
+    the numeric metadata it reported (row counts, holds, timings), without Dagster's own
+    (``Execution Duration``, ``dagster/row_count``: every dbt model has them)."""
     failures: list[str] = []
     materialized: dict[str, dict] = {}
     for record in instance.all_logs(
@@ -100,6 +122,8 @@ def run_outcome(instance: dg.DagsterInstance, run_id: str) -> tuple[list[str], d
             materialized[mat.asset_key.to_user_string()] = {
                 key: value.value
                 for key, value in mat.metadata.items()
-                if isinstance(value.value, int | float) and key != "Execution Duration"
+                if isinstance(value.value, int | float)
+                and key != "Execution Duration"
+                and not key.startswith("dagster/")
             }
     return failures, materialized

@@ -47,6 +47,20 @@ def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
         con.close()
 
 
+def lock_holder(path: Path | str) -> str | None:
+    """DuckDB's own words when another process holds the warehouse file's write lock (they
+    name it and its PID), else None. A file not created yet is free; one DuckDB cannot open
+    for another reason is left for the batch to report."""
+    if not Path(path).exists():
+        return None
+    try:
+        with connect(path):
+            return None
+    except duckdb.Error as exc:
+        text = " ".join(str(exc).split())
+        return text if "lock" in text.lower() else None
+
+
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> object:
     """First column of the first row (the result is read to the end, as DuckDB 2 requires)."""
     rows = con.execute(sql, params or []).fetchall()

@@ -4,13 +4,17 @@ failure report (the demo an empty platform gets is in test_demo.py)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import dagster as dg
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
+from pipelines.definitions import build_definitions
 from pipelines.lib.generator import generate
+from pipelines.lib.warehouse import connect
 from pipelines.project import DASHBOARDS_DIR
 from tests.integration.dashboard_app import shown
 
@@ -135,3 +139,51 @@ def test_oms_submit_says_plainly_when_dagster_is_not_running(monkeypatch):
     assert "make ui" in result.stderr
     unknown = CliRunner().invoke(app, ["submit", "nightly"])
     assert unknown.exit_code == 2 and "unknown job 'nightly'" in unknown.output
+
+
+def test_oms_run_waits_for_no_one_but_refuses_beside_another_writer(oms_env):
+    """`make run` while `make ui`'s Dagster has a writing run going, or while another process
+    writes the warehouse: refused with the reason and the way out, the inbox untouched."""
+    generate(oms_env.inbox, orders=20, seed=5, days=1, reference_dir=oms_env.reference_dir)
+    waiting = sorted(p.name for p in oms_env.inbox.iterdir())
+    job = build_definitions().resolve_job_def("order_batch")
+    with dg.DagsterInstance.get() as instance:
+        running = instance.create_run_for_job(
+            job, tags=job.tags, status=dg.DagsterRunStatus.STARTED
+        )
+    refused = CliRunner().invoke(app, ["run"], env={"COLUMNS": "300"})
+    assert refused.exit_code == 2
+    assert f"order_batch {running.run_id[:8]} (started)" in refused.stderr
+    assert "uv run oms submit order_batch" in refused.stderr
+    assert sorted(p.name for p in oms_env.inbox.iterdir()) == waiting
+    with dg.DagsterInstance.get() as instance:
+        instance.report_run_canceled(running)
+
+    # Another process holds the warehouse (as a Dagster run would): DuckDB names it.
+    with connect(oms_env.warehouse_path):
+        pass  # the file exists, as after any batch
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+            "time.sleep(120)",
+            str(oms_env.warehouse_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        locked = CliRunner().invoke(app, ["run"], env={"COLUMNS": "300"})
+    finally:
+        holder.kill()
+        holder.wait()
+    assert locked.exit_code == 2
+    assert "another process is writing the warehouse" in locked.stderr
+    assert f"PID {holder.pid}" in locked.stderr
+    assert sorted(p.name for p in oms_env.inbox.iterdir()) == waiting
+    # With the lock free the batch runs.
+    again = CliRunner().invoke(app, ["run"])
+    assert again.exit_code == 0, again.output
+    assert not [p for p in oms_env.inbox.iterdir() if not p.name.startswith("_")]
