@@ -13,11 +13,12 @@ import streamlit as st
 # Streamlit runs this file as a script; make the repository importable (pipelines, dashboards).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboards import auth
+from dashboards import auth, run_health
 
 st.set_page_config(page_title="OMS ops workspace", layout="wide")
 user = auth.current_user("ops", ("ops",))
 auth.sign_out_button("ops", user)
+run_health.show(caption=False)  # a failed batch, cutoff or refresh, above every page
 st.navigation(
     {
         "Operations": [

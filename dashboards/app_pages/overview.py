@@ -14,8 +14,7 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from dashboards import data, filters
-from dashboards.markdown import plain
+from dashboards import data, filters, run_health
 
 
 @dataclass(frozen=True)
@@ -186,18 +185,7 @@ def change(kpi: Kpi, now: float | None, before: float | None, currency: str) -> 
 
 st.title("Overview")
 
-batch = data.batch_runs().get("order_batch", {})
-success, failure = batch.get("last_success"), batch.get("last_failure")
-last_ok = f"{success['finished_at']:%Y-%m-%d %H:%M} UTC" if success else "none yet"
-if failure and not failure["resolved"]:
-    st.error(
-        f"The last order batch failed ({failure['finished_at']:%Y-%m-%d %H:%M} UTC) in "
-        f"{plain(failure['stage'] or 'the run')}: {plain(failure['message'])} — last "
-        "successful batch: "
-        f"{last_ok}. The figures below are from that one; see the Dagster UI for the run."
-    )
-else:
-    st.caption(f"Last successful batch: {last_ok}.")
+run_health.show(caption=True)
 
 picked = filters.sidebar(warehouse=False)
 # KPIs that count on a later date than the order date (ship-by, promised delivery, a

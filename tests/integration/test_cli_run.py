@@ -166,8 +166,8 @@ def test_oms_run_waits_for_no_one_but_refuses_beside_another_writer(oms_env):
         [
             sys.executable,
             "-c",
-            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
-            "time.sleep(120)",
+            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+            "print('ready', flush=True); time.sleep(120)",
             str(oms_env.warehouse_path),
         ],
         stdout=subprocess.PIPE,
@@ -187,3 +187,37 @@ def test_oms_run_waits_for_no_one_but_refuses_beside_another_writer(oms_env):
     again = CliRunner().invoke(app, ["run"])
     assert again.exit_code == 0, again.output
     assert not [p for p in oms_env.inbox.iterdir() if not p.name.startswith("_")]
+
+
+def test_a_failed_cutoff_or_refresh_shows_on_the_overview_and_every_ops_page(oms_env):
+    """Not only the batch: an unresolved failure of the other writing jobs is in `oms status`,
+    above the Overview and above each page of the ops workspace."""
+    failures = {
+        "carrier_cutoff": "manifests could not be written: disk full",
+        "analytics_refresh": "dbt build failed: fct_orders",
+    }
+    defs = build_definitions()
+    with dg.DagsterInstance.get() as instance:
+        for job_name, message in failures.items():
+            job = defs.resolve_job_def(job_name)
+            run = instance.create_run_for_job(
+                job, tags=job.tags, status=dg.DagsterRunStatus.STARTED
+            )
+            instance.report_run_failed(run, message)
+    runs = json.loads(CliRunner().invoke(app, ["status", "--json"]).stdout)["runs"]
+    for job_name, message in failures.items():
+        assert runs[job_name]["last_failure"]["message"] == message
+        assert runs[job_name]["last_failure"]["resolved"] is False
+
+    overview = AppTest.from_file(str(DASHBOARDS_DIR / "streamlit_app.py"), default_timeout=60)
+    ops = AppTest.from_file(str(DASHBOARDS_DIR / "ops_app.py"), default_timeout=60).run()
+    pages = [overview.run(), ops, ops.switch_page("app_pages/exceptions.py").run()]
+    for page in pages:
+        assert not page.exception, page.exception
+        errors = [shown(e.value) for e in page.error]
+        cutoff = [e for e in errors if e.startswith("The last carrier cutoff failed")]
+        refresh = [e for e in errors if e.startswith("The last analytics refresh failed")]
+        assert len(cutoff) == 1 and "disk full" in cutoff[0], errors
+        assert "last successful carrier cutoff: none yet" in cutoff[0]
+        assert len(refresh) == 1 and "dbt build failed: fct_orders" in refresh[0], errors
+        assert not [e for e in errors if e.startswith("The last order batch")]
