@@ -76,38 +76,38 @@ def dbt_models(
         return
     export_warehouse_env(Path(warehouse.path))
     build = dbt.cli(["build"], context=context)
-    # Models' outputs wait until dbt is done and has let go of the file, to carry their
-    # tables' row counts; tests and checks are reported as they come. A failed build still
-    # reports the models it built (without counts) before it raises.
-    built: list[dg.Output] = []
+    # dbt's events are held until it is done and has let go of the file, so the models'
+    # outputs can carry their tables' row counts; they are then reported in dbt's order (a
+    # test after the model it tests). A failed build still reports what it built, then raises.
+    events: list = []
     try:
         for event in build.stream():
-            if isinstance(event, dg.Output):
-                built.append(event)
-            else:
-                yield event
-    except Exception:
-        yield from built
+            events.append(event)
+    except BaseException:
+        yield from events
         raise
-    with warehouse.connect() as con:
-        yield from with_row_counts(con, built, build.manifest)
-        if not context.is_subset:  # every model built from ``current``
+    try:
+        with warehouse.connect() as con:
+            events = with_row_counts(con, events, build.manifest)
+    except Exception as exc:  # the figures are extras: the models were built all the same
+        context.log.warning("row counts of the dbt models not taken: %s", exc)
+    yield from events
+    if not context.is_subset:  # every model built from ``current``
+        with warehouse.connect() as con:
             record_built(con, current, run_id=context.run_id, now=datetime.now(UTC))
 
 
-def with_row_counts(
-    con: DuckDBPyConnection, outputs: list[dg.Output], manifest: Mapping[str, Any]
-) -> list[dg.Output]:
-    """The dbt models' outputs, each table's with its row count (``dagster/row_count``, shown
-    in the Dagster UI); views are not counted (counting would run their query)."""
+def with_row_counts(con: DuckDBPyConnection, events: list, manifest: Mapping[str, Any]) -> list:
+    """dbt's events, each table model's output with its row count (``dagster/row_count``,
+    shown in the Dagster UI); views are not counted (counting would run their query)."""
     relations: dict[int, str] = {}
-    for i, output in enumerate(outputs):
-        unique_id = output.metadata.get("unique_id")
+    for i, event in enumerate(events):
+        unique_id = event.metadata.get("unique_id") if isinstance(event, dg.Output) else None
         node = manifest["nodes"].get(unique_id.value) if unique_id else None
         if node and node["config"].get("materialized") in ("table", "incremental"):
             relations[i] = node["relation_name"]
     if not relations:
-        return outputs
+        return events
     counts = dict(
         con.execute(
             " UNION ALL ".join(
@@ -116,10 +116,10 @@ def with_row_counts(
         ).fetchall()
     )
     return [
-        output.with_metadata({**output.metadata, "dagster/row_count": counts[i]})
+        event.with_metadata({**event.metadata, "dagster/row_count": counts[i]})
         if i in counts
-        else output
-        for i, output in enumerate(outputs)
+        else event
+        for i, event in enumerate(events)
     ]
 
 

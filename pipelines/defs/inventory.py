@@ -129,7 +129,7 @@ def allocation(
             "units_on_hand": positions[1],
             "units_committed": positions[2],
             "units_available": positions[3],
-            "out_of_stock": positions[4],
+            "nothing_to_promise": positions[4],
         },
     )
     yield dg.MaterializeResult(
