@@ -10,7 +10,7 @@ DAGSTER_PORT ?= 3000
 STREAMLIT_PORT ?= 8501
 TRACKING_PORT ?= 8502
 OPS_PORT ?= 8503
-# The ops pages' "Process now" and `oms submit` find the webserver here (any DAGSTER_PORT).
+# The ops pages' "Process now" (and `oms submit` run by make) find the webserver here.
 export OMS_DAGSTER_URL ?= http://127.0.0.1:$(DAGSTER_PORT)
 # Local only, no usage statistics sent anywhere. The Upload page's own limit
 # (data/reference/ops.toml) is the one that counts; the server's cap is set above any sane one.

@@ -59,8 +59,13 @@ def generate(
     if (orders is None) == (lines is None):
         raise typer.BadParameter("give exactly one of --orders or --lines")
     window_end = None
-    if end is not None:
-        window_end = datetime.now(UTC) if end.strip().lower() == "now" else _as_of(end, "--end")
+    if end is not None and end.strip().lower() == "now":
+        window_end = datetime.now(UTC)
+    elif end is not None:
+        try:
+            window_end = _iso_moment(end)
+        except ValueError:
+            raise typer.BadParameter(f"--end is neither 'now' nor an ISO time: {end!r}") from None
     summary = run_generator(
         out,
         orders=orders,
@@ -92,30 +97,54 @@ def _inbox_is_empty() -> bool:
 
 def _writer_busy(settings) -> str | None:
     """Why a batch in this process would collide with another writer, else None: a writing
-    job queued or running in the Dagster instance (``make ui``: it takes runs one at a time,
-    but a run started here goes around its queue), or another process holding the
-    warehouse's lock."""
+    job going, or queued while ``make ui``'s daemon runs (it takes runs one at a time, but a
+    run started here goes around its queue), or another process holding the warehouse."""
     import dagster as dg
 
     from pipelines.defs.automation import WRITER_TAG
-    from pipelines.lib.runs import writer_runs_in_progress
+    from pipelines.lib.runs import writers_in_the_way
     from pipelines.lib.warehouse import lock_holder
 
     with dg.DagsterInstance.get() as instance:
-        runs = writer_runs_in_progress(instance, WRITER_TAG)
+        runs, cleared = writers_in_the_way(instance, WRITER_TAG)
+    for run in cleared:
+        console.print(
+            f"marked canceled: {run.job_name} {run.run_id[:8]}, left 'started' by a process "
+            f"that is gone (PID {run.tags.get('oms/pid')})",
+            soft_wrap=True,
+            highlight=False,
+        )
     if runs:
-        listed = ", ".join(f"{job} {run_id[:8]} ({status.lower()})" for job, run_id, status in runs)
+        listed = ", ".join(f"{r.job_name} {r.run_id[:8]} ({r.status.value.lower()})" for r in runs)
         return (
             f"the Dagster instance in {settings.dagster_home} has {listed}. Let it finish, or "
-            "queue behind it with `uv run oms submit order_batch`. (A run left 'started' by a "
-            "Dagster that was stopped can be terminated in the Dagster UI, under Runs.)"
+            "queue behind it with `uv run oms submit order_batch`."
         )
     if holder := lock_holder(settings.warehouse_path):
         return (
-            f"another process is writing the warehouse ({holder}). Let it finish, or queue "
+            f"another process has the warehouse open ({holder}). Let it finish, or queue "
             "behind Dagster's runs with `uv run oms submit order_batch`."
         )
     return None
+
+
+def _follow(instance, run_id: str, worker: threading.Thread, progress, tasks: dict) -> None:
+    """Show the run's steps as they start and end, until its thread is done."""
+    while True:
+        for record in instance.all_logs(run_id):
+            entry = record.dagster_event
+            if entry is None or entry.step_key is None:
+                continue
+            step = entry.step_key
+            if entry.event_type_value == "STEP_START" and step not in tasks:
+                tasks[step] = progress.add_task(f"{step}: running", total=1)
+            elif entry.event_type_value == "STEP_SUCCESS" and step in tasks:
+                progress.update(tasks[step], completed=1, description=f"{step}: done")
+            elif entry.event_type_value == "STEP_FAILURE" and step in tasks:
+                progress.update(tasks[step], completed=1, description=f"{step}: FAILED")
+        if not worker.is_alive():
+            return
+        time.sleep(0.2)
 
 
 def _execute_order_batch() -> tuple[bool, str, list[tuple[str, str, float]], dict[str, dict]]:
@@ -123,7 +152,7 @@ def _execute_order_batch() -> tuple[bool, str, list[tuple[str, str, float]], dic
     import dagster as dg
 
     from pipelines.definitions import build_definitions
-    from pipelines.lib.runs import run_outcome
+    from pipelines.lib.runs import process_tags, run_outcome
 
     instance = dg.DagsterInstance.get()
     job = build_definitions().resolve_job_def("order_batch")
@@ -137,6 +166,7 @@ def _execute_order_batch() -> tuple[bool, str, list[tuple[str, str, float]], dic
                 instance=instance,
                 run_id=run_id,
                 raise_on_error=False,
+                tags=process_tags(),
             )
             outcome["success"] = result.success
         except Exception as exc:  # reported below, the run is recorded as failed by Dagster
@@ -149,21 +179,21 @@ def _execute_order_batch() -> tuple[bool, str, list[tuple[str, str, float]], dic
     ) as progress:
         tasks: dict[str, int] = {}
         worker.start()
-        while True:
-            for record in instance.all_logs(run_id):
-                entry = record.dagster_event
-                if entry is None or entry.step_key is None:
-                    continue
-                step = entry.step_key
-                if entry.event_type_value == "STEP_START" and step not in tasks:
-                    tasks[step] = progress.add_task(f"{step}: running", total=1)
-                elif entry.event_type_value == "STEP_SUCCESS" and step in tasks:
-                    progress.update(tasks[step], completed=1, description=f"{step}: done")
-                elif entry.event_type_value == "STEP_FAILURE" and step in tasks:
-                    progress.update(tasks[step], completed=1, description=f"{step}: FAILED")
-            if not worker.is_alive():
-                break
-            time.sleep(0.2)
+        try:
+            _follow(instance, run_id, worker, progress, tasks)
+        except KeyboardInterrupt:
+            # Every stage commits whole files or phases: what the run did is kept and the next
+            # run picks up the rest. The run is recorded as canceled, not left "started".
+            progress.stop()
+            run = instance.get_run_by_id(run_id)
+            if run is not None and not run.is_finished:
+                instance.report_run_canceled(run, message="interrupted (Ctrl-C)")
+            err.print("interrupted: the batch stopped; the next run picks up where it left off")
+            sys.stdout.flush()
+            sys.stderr.flush()
+            # Out at once, as a kill would: a normal exit would unwind the run's thread inside
+            # DuckDB or dbt, which aborts the process instead.
+            os._exit(130)
         worker.join()
 
     stages = [
@@ -580,17 +610,25 @@ _UNIT = {"m": "minutes", "h": "hours", "d": "days"}
 
 
 def _as_of(value: str, option: str = "--as-of") -> datetime:
-    """An ``--as-of`` (or other moment) option's value: an ISO time (UTC when it has no
-    offset), or a time from now such as ``+1d``, ``+6h`` or ``+30m``."""
+    """An ``--as-of`` option's value: an ISO time (UTC when it has no offset), or a time from
+    now such as ``+1d``, ``+6h`` or ``+30m``."""
     if relative := _RELATIVE.fullmatch(value.strip()):
         count, unit = relative.groups()
-        return datetime.now(UTC) + timedelta(**{_UNIT[unit]: int(count)})
+        try:
+            return datetime.now(UTC) + timedelta(**{_UNIT[unit]: int(count)})
+        except OverflowError:
+            raise typer.BadParameter(f"{option} is too far from now: {value!r}") from None
     try:
-        moment = datetime.fromisoformat(value)
+        return _iso_moment(value)
     except ValueError:
         raise typer.BadParameter(
             f"{option} is neither an ISO time nor a time from now like +1d: {value!r}"
         ) from None
+
+
+def _iso_moment(value: str) -> datetime:
+    """An ISO time, UTC when it has no offset (ValueError when it is none)."""
+    moment = datetime.fromisoformat(value)
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 

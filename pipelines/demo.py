@@ -308,7 +308,7 @@ def in_process_runner(instance) -> Runner:
     from pipelines.definitions import build_definitions
     from pipelines.defs.automation import JOB_GROUPS
     from pipelines.defs.resources import CLOCK_TAG
-    from pipelines.lib.runs import run_outcome
+    from pipelines.lib.runs import process_tags, run_outcome
 
     defs = build_definitions()
     graph = defs.resolve_asset_graph()
@@ -330,7 +330,7 @@ def in_process_runner(instance) -> Runner:
                     instance=instance,
                     run_id=run_id,
                     raise_on_error=False,
-                    tags={CLOCK_TAG: now.isoformat(), **TRIGGER_TAGS},
+                    tags={CLOCK_TAG: now.isoformat(), **TRIGGER_TAGS, **process_tags()},
                     asset_selection=selection,
                 ).success
         except Exception as exc:  # recorded as a failed run by Dagster; reported by the caller

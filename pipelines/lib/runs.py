@@ -3,6 +3,9 @@ stage and its message, for ``oms status`` and the dashboards."""
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,9 +48,9 @@ def _failure(instance: dg.DagsterInstance, run_id: str) -> tuple[str | None, str
 def run_history(dagster_home: Path, jobs: tuple[str, ...] = WATCHED_JOBS) -> dict[str, dict]:
     """Per job that ever ran: its last success and last failure (run id, finished at; the
     failure with its stage and message, and whether a success came after it). Empty when the
-    Dagster home has no runs yet."""
-    if not Path(dagster_home).is_dir():
-        return {}
+    Dagster home has no runs yet (its default SQLite storage, ``history/``, not made yet)."""
+    if not (Path(dagster_home) / "history").is_dir():
+        return {}  # no run recorded yet (and opening the instance would create its storage)
     history: dict[str, dict] = {}
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         for job in jobs:
@@ -88,18 +91,68 @@ IN_PROGRESS = (
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 )
+#: Tags of a run executed in this process (``oms run``, the demo): which process runs it.
+PID_TAG, HOST_TAG = "oms/pid", "oms/host"
+#: A Dagster daemon whose heartbeat is older than this is taken as stopped.
+DAEMON_SILENT_SECONDS = 90
 
 
-def writer_runs_in_progress(instance: dg.DagsterInstance, tag: str) -> list[tuple[str, str, str]]:
-    """(job, run id, status) of the runs tagged ``tag`` (the writers) that are queued or
-    running, oldest first."""
+def process_tags() -> dict[str, str]:
+    """Tags naming this process, for a run it executes in-process: a run left "started" by a
+    process that is gone (Ctrl-C, a kill) is then known for what it is."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _daemon_running(instance: dg.DagsterInstance) -> bool:
+    """Whether a Dagster daemon (``make ui``) beat its heart lately: only then do queued runs
+    start, and runs it launched run."""
+    beats = instance.get_daemon_heartbeats().values()
+    newest = max((beat.timestamp for beat in beats), default=None)
+    return newest is not None and time.time() - newest < DAEMON_SILENT_SECONDS
+
+
+def writers_in_the_way(
+    instance: dg.DagsterInstance, tag: str
+) -> tuple[list[dg.DagsterRun], list[dg.DagsterRun]]:
+    """The runs tagged ``tag`` (the writers) that are going, or will start, while a batch in
+    this process would run, oldest first; and the runs cleared on the way.
+
+    A run some process of this machine executes in-process counts while that process lives;
+    one it left "started" when it died is marked canceled here (cleared). Runs of the Dagster
+    daemon (``make ui``), queued or started, count while the daemon runs: when it is stopped,
+    none of them runs or starts.
+    """
     records = instance.get_run_records(
         filters=dg.RunsFilter(statuses=list(IN_PROGRESS), tags={tag: "true"})
     )
-    return [
-        (r.dagster_run.job_name, r.dagster_run.run_id, r.dagster_run.status.value)
-        for r in reversed(records)
-    ]
+    daemon = None
+    in_the_way, cleared = [], []
+    for run in reversed([r.dagster_run for r in records]):
+        pid, host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
+        if pid and host == socket.gethostname():
+            if _alive(int(pid)):
+                in_the_way.append(run)
+            else:
+                instance.report_run_canceled(
+                    run, message=f"the process that ran it (PID {pid}) is gone"
+                )
+                cleared.append(run)
+            continue
+        if daemon is None:
+            daemon = _daemon_running(instance)
+        if daemon:
+            in_the_way.append(run)
+    return in_the_way, cleared
 
 
 def run_outcome(instance: dg.DagsterInstance, run_id: str) -> tuple[list[str], dict[str, dict]]:

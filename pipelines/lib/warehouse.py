@@ -47,9 +47,13 @@ def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
         con.close()
 
 
+#: DuckDB's words for a file another process holds (a path may hold "lock" too).
+_LOCKED = ("Could not set lock on file", "Conflicting lock is held")
+
+
 def lock_holder(path: Path | str) -> str | None:
-    """DuckDB's own words when another process holds the warehouse file's write lock (they
-    name it and its PID), else None. A file not created yet is free; one DuckDB cannot open
+    """DuckDB's own words when another process has the warehouse file open (they name it and
+    its PID), else None. A file not created yet is free; one DuckDB cannot open
     for another reason is left for the batch to report."""
     if not Path(path).exists():
         return None
@@ -58,7 +62,7 @@ def lock_holder(path: Path | str) -> str | None:
             return None
     except duckdb.Error as exc:
         text = " ".join(str(exc).split())
-        return text if "lock" in text.lower() else None
+        return text if any(words in text for words in _LOCKED) else None
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> object:

@@ -26,6 +26,7 @@ from pipelines.lib import dagster_api
 from pipelines.lib.generator import MANIFEST_NAME, generate
 from pipelines.lib.intake import inbox_files
 from pipelines.lib.warehouse import connect, scalar
+from pipelines.project import get_settings
 from tests.conftest import use_platform
 from tests.e2e.dagster_service import DagsterService, group_alive, wait_for
 from tests.integration.dashboard_app import open_page
@@ -221,6 +222,7 @@ def _scenario(service: DagsterService, tmp_path: Path) -> None:
         orders_page = open_page("app_pages/orders.py")
         orders_page.text_input(key="orders_search").input(number)
         orders_page = orders_page.run()
+    get_settings.cache_clear()  # the settings of the platform above are not kept
     assert not orders_page.exception, orders_page.exception
     heads = [m.value for m in orders_page.markdown if "· status **" in m.value]
     assert len(heads) == 1 and "status **shipped**" in heads[0], heads

@@ -4,16 +4,21 @@ failure report (the demo an empty platform gets is in test_demo.py)."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import dagster as dg
+import pytest
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.definitions import build_definitions
 from pipelines.lib.generator import generate
+from pipelines.lib.runs import process_tags
 from pipelines.lib.warehouse import connect
 from pipelines.project import DASHBOARDS_DIR
 from tests.integration.dashboard_app import shown
@@ -141,25 +146,37 @@ def test_oms_submit_says_plainly_when_dagster_is_not_running(monkeypatch):
     assert unknown.exit_code == 2 and "unknown job 'nightly'" in unknown.output
 
 
-def test_oms_run_waits_for_no_one_but_refuses_beside_another_writer(oms_env):
-    """`make run` while `make ui`'s Dagster has a writing run going, or while another process
-    writes the warehouse: refused with the reason and the way out, the inbox untouched."""
+def _a_gone_pid() -> int:
+    """The PID of a process that has ended."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    return gone.pid
+
+
+def test_oms_run_refuses_beside_another_writer_and_clears_what_a_gone_one_left(oms_env):
+    """`make run` beside a batch another process runs, or while another process has the
+    warehouse open: refused with the reason and the way out, the inbox untouched. A run left
+    "started" by a process that is gone (Ctrl-C, a kill), or one for a Dagster daemon that
+    is not running, does not stand in the way."""
     generate(oms_env.inbox, orders=20, seed=5, days=1, reference_dir=oms_env.reference_dir)
     waiting = sorted(p.name for p in oms_env.inbox.iterdir())
     job = build_definitions().resolve_job_def("order_batch")
-    with dg.DagsterInstance.get() as instance:
-        running = instance.create_run_for_job(
-            job, tags=job.tags, status=dg.DagsterRunStatus.STARTED
-        )
+
+    def a_run(status: dg.DagsterRunStatus, **tags: str) -> dg.DagsterRun:
+        with dg.DagsterInstance.get() as instance:
+            return instance.create_run_for_job(job, tags={**job.tags, **tags}, status=status)
+
+    # A batch going in another terminal's `oms run` (this test's process stands for it).
+    going = a_run(dg.DagsterRunStatus.STARTED, **process_tags())
     refused = CliRunner().invoke(app, ["run"], env={"COLUMNS": "300"})
     assert refused.exit_code == 2
-    assert f"order_batch {running.run_id[:8]} (started)" in refused.stderr
+    assert f"order_batch {going.run_id[:8]} (started)" in refused.stderr
     assert "uv run oms submit order_batch" in refused.stderr
     assert sorted(p.name for p in oms_env.inbox.iterdir()) == waiting
     with dg.DagsterInstance.get() as instance:
-        instance.report_run_canceled(running)
+        instance.report_run_canceled(going)
 
-    # Another process holds the warehouse (as a Dagster run would): DuckDB names it.
+    # Another process has the warehouse open (as a Dagster run would): DuckDB names it.
     with connect(oms_env.warehouse_path):
         pass  # the file exists, as after any batch
     holder = subprocess.Popen(
@@ -180,13 +197,20 @@ def test_oms_run_waits_for_no_one_but_refuses_beside_another_writer(oms_env):
         holder.kill()
         holder.wait()
     assert locked.exit_code == 2
-    assert "another process is writing the warehouse" in locked.stderr
+    assert "another process has the warehouse open" in locked.stderr
     assert f"PID {holder.pid}" in locked.stderr
     assert sorted(p.name for p in oms_env.inbox.iterdir()) == waiting
-    # With the lock free the batch runs.
-    again = CliRunner().invoke(app, ["run"])
+
+    # Left behind: a run whose process is gone, and one waiting for a daemon that is not up.
+    left = a_run(dg.DagsterRunStatus.STARTED, **{**process_tags(), "oms/pid": str(_a_gone_pid())})
+    waits = a_run(dg.DagsterRunStatus.NOT_STARTED)
+    again = CliRunner().invoke(app, ["run"], env={"COLUMNS": "300"})
     assert again.exit_code == 0, again.output
+    assert f"marked canceled: order_batch {left.run_id[:8]}, left 'started'" in again.output
     assert not [p for p in oms_env.inbox.iterdir() if not p.name.startswith("_")]
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_run_by_id(left.run_id).status == dg.DagsterRunStatus.CANCELED
+        assert instance.get_run_by_id(waits.run_id).status == dg.DagsterRunStatus.NOT_STARTED
 
 
 def test_a_failed_cutoff_or_refresh_shows_on_the_overview_and_every_ops_page(oms_env):
@@ -210,14 +234,65 @@ def test_a_failed_cutoff_or_refresh_shows_on_the_overview_and_every_ops_page(oms
         assert runs[job_name]["last_failure"]["resolved"] is False
 
     overview = AppTest.from_file(str(DASHBOARDS_DIR / "streamlit_app.py"), default_timeout=60)
-    ops = AppTest.from_file(str(DASHBOARDS_DIR / "ops_app.py"), default_timeout=60).run()
-    pages = [overview.run(), ops, ops.switch_page("app_pages/exceptions.py").run()]
-    for page in pages:
-        assert not page.exception, page.exception
-        errors = [shown(e.value) for e in page.error]
+    seen = {"overview": _errors(overview.run())}
+    ops = AppTest.from_file(str(DASHBOARDS_DIR / "ops_app.py"), default_timeout=60)
+    seen["upload"] = _errors(ops.run())  # the workspace opens on Upload
+    for page in ("exceptions", "phone_order", "audit_trail"):
+        seen[page] = _errors(ops.switch_page(f"app_pages/{page}.py").run())
+    for page, errors in seen.items():
         cutoff = [e for e in errors if e.startswith("The last carrier cutoff failed")]
         refresh = [e for e in errors if e.startswith("The last analytics refresh failed")]
-        assert len(cutoff) == 1 and "disk full" in cutoff[0], errors
+        assert len(cutoff) == 1 and "disk full" in cutoff[0], (page, errors)
         assert "last successful carrier cutoff: none yet" in cutoff[0]
-        assert len(refresh) == 1 and "dbt build failed: fct_orders" in refresh[0], errors
+        assert len(refresh) == 1 and "dbt build failed: fct_orders" in refresh[0], (page, errors)
         assert not [e for e in errors if e.startswith("The last order batch")]
+
+
+def _errors(page: AppTest) -> list[str]:
+    """The error boxes a page shows, read at once (an AppTest is the same object after it
+    switches page), with no exception."""
+    assert not page.exception, page.exception
+    return [shown(e.value) for e in page.error]
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_oms_run_cancels_its_run_and_the_next_one_goes_on(oms_env):
+    """An `oms run` interrupted mid-batch says so and exits 130, its run is recorded as
+    canceled (not left "started" to block the next one), and the next `oms run` finishes."""
+    generate(oms_env.inbox, orders=40, seed=9, days=1, reference_dir=oms_env.reference_dir)
+    run = subprocess.Popen(
+        [str(Path(sys.executable).parent / "oms"), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # As from a terminal: a shell's background job would start with Ctrl-C ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        started = None
+        deadline = time.monotonic() + 120
+        while started is None and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.5)
+            with dg.DagsterInstance.get() as instance:
+                records = instance.get_run_records(limit=1)
+                if records and any(
+                    e.dagster_event and e.dagster_event.event_type_value == "STEP_START"
+                    for e in instance.all_logs(records[0].dagster_run.run_id)
+                ):
+                    started = records[0].dagster_run.run_id
+        assert started, "the batch did not start"
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=60)
+    finally:
+        run.kill()
+    assert run.returncode == 130, stderr
+    assert "interrupted: the batch stopped" in stderr
+    with dg.DagsterInstance.get() as instance:
+        stopped = instance.get_run_by_id(started)
+    assert stopped.status == dg.DagsterRunStatus.CANCELED
+    assert stopped.tags["oms/pid"] == str(run.pid)
+
+    again = CliRunner().invoke(app, ["run"])
+    assert again.exit_code == 0, again.output
+    assert "order_batch succeeded" in again.output
+    assert not [p for p in oms_env.inbox.iterdir() if not p.name.startswith("_")]

@@ -17,8 +17,9 @@ from pipelines.lib.warehouse import connect, scalar
 
 pytestmark = pytest.mark.slow
 
-#: How long the other process holds the lock: well inside the retry's 20 s delay.
-HOLD_SECONDS = 4
+#: How long the other process holds the lock: long enough for the run to start and meet it,
+#: well inside the retry's 20 s delay.
+HOLD_SECONDS = 10
 #: The intake step's assets (the stage that meets the lock first).
 INTAKE = ("inbox_files", "orders", "order_lines", "order_events")
 
@@ -29,6 +30,7 @@ def test_a_locked_warehouse_is_retried_and_the_batch_goes_on(oms_env):
     )
     with connect(oms_env.warehouse_path):
         pass  # the warehouse exists, as after any batch
+    job = build_definitions().resolve_job_def("order_batch")  # before the clock starts
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -43,7 +45,6 @@ def test_a_locked_warehouse_is_retried_and_the_batch_goes_on(oms_env):
     )
     try:
         assert holder.stdout.readline().strip() == "ready"
-        job = build_definitions().resolve_job_def("order_batch")
         began = time.monotonic()
         with dg.DagsterInstance.get() as instance:
             result = job.execute_in_process(

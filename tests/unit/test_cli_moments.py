@@ -41,12 +41,16 @@ def test_generate_end_at_a_given_time_and_a_bad_one_named(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     times = _shopify_times(tmp_path / "given")
     assert times and all(end - timedelta(days=2) <= t <= end for t in times)
-    bad = CliRunner().invoke(
-        app, ["generate", "--orders", "5", "--end", "soon", "--out", "x"], env={"COLUMNS": "200"}
-    )
-    assert bad.exit_code == 2
-    assert "--end is neither an ISO time nor a time from now like +1d: 'soon'" in bad.output
-    assert not Path("x").exists()
+    for junk in ("soon", "+1d"):  # a window ends now or at a given time, not ahead
+        out = tmp_path / f"bad-{junk}"
+        bad = CliRunner().invoke(
+            app,
+            ["generate", "--orders", "5", "--end", junk, "--out", str(out)],
+            env={"COLUMNS": "200"},
+        )
+        assert bad.exit_code == 2
+        assert f"--end is neither 'now' nor an ISO time: '{junk}'" in bad.output
+        assert not out.exists()
 
 
 @pytest.mark.parametrize(
@@ -65,3 +69,5 @@ def test_as_of_an_iso_time_is_utc_without_an_offset_and_junk_is_refused() -> Non
     for junk in ("tomorrow", "+1w", "1d", "+d"):
         with pytest.raises(typer.BadParameter, match="neither an ISO time nor"):
             _as_of(junk)
+    with pytest.raises(typer.BadParameter, match="too far from now"):
+        _as_of("+99999999d")
