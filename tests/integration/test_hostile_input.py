@@ -407,7 +407,10 @@ def test_the_exception_queue_shows_a_held_orders_customer_text_as_text(warehouse
 
 # --- the Upload page -------------------------------------------------------------------------
 
-HOSTILE_FILE_NAME = f"[Pay here](https://evil.example) {IMG}.csv"
+#: A link and an image tag in a name with no folder in it: saved under a safe name.
+HOSTILE_FILE_NAME = f"[Pay here](javascript:alert(1)) {IMG}.csv"
+#: ... and with one (the link's "//"): refused, the name shown as it came.
+HOSTILE_PATH_NAME = f"[Pay here](https://evil.example) {SCRIPT}.csv"
 
 
 def _upload_page() -> AppTest:
@@ -427,7 +430,11 @@ def test_a_hostile_file_name_is_shown_as_text_on_the_upload_page(oms_env, no_dag
     app = _upload_page()
     content = direct_csv([direct_order("UP-1")]).encode("utf-8")
     app.file_uploader[0].set_value(
-        [(HOSTILE_FILE_NAME, content, "text/csv"), (f"{SCRIPT}.csv", b"", "text/csv")]
+        [
+            (HOSTILE_FILE_NAME, content, "text/csv"),
+            (f"{IMG}.csv", b"", "text/csv"),
+            (HOSTILE_PATH_NAME, content, "text/csv"),
+        ]
     )
     app.run()
     assert not app.exception
@@ -436,6 +443,10 @@ def test_a_hostile_file_name_is_shown_as_text_on_the_upload_page(oms_env, no_dag
     # The names are there, as the user gave them, once the markdown escapes are read.
     seen = [shown(b) for b in bodies]
     assert f"Uploaded as {HOSTILE_FILE_NAME!r}; saved under a safe name." in seen
-    assert f"**{SCRIPT}.csv** refused: empty file (0 bytes). Nothing was saved." in seen
+    assert f"**{IMG}.csv** refused: empty file (0 bytes). Nothing was saved." in seen
+    assert (
+        f"**{HOSTILE_PATH_NAME}** refused: the name {HOSTILE_PATH_NAME!r} carries a folder "
+        "path; upload the file under its own name. Nothing was saved."
+    ) in seen
     # The file itself is accepted under its safe name.
     assert next(b.label for b in app.button) == "Accept the file"
