@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,35 @@ from pipelines.project import REPO_ROOT as PROJECT_ROOT
 from pipelines.project import Settings, get_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def warehouse_held(path: Path, seconds: float = 120) -> Iterator[subprocess.Popen]:
+    """Another process with the warehouse at ``path`` open (as a Dagster run or someone's
+    DuckDB shell would have it) for ``seconds`` or until the block ends; the file is made
+    first if there is none. Yields the process (DuckDB names its PID to whoever is refused)."""
+    from pipelines.lib.warehouse import connect
+
+    with connect(path):
+        pass  # the warehouse exists, as after any batch
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+            "print('ready', flush=True); time.sleep(float(sys.argv[2]))",
+            str(path),
+            str(seconds),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def shared_dir() -> Path:

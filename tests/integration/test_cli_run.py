@@ -19,8 +19,8 @@ from pipelines.cli import app
 from pipelines.definitions import build_definitions
 from pipelines.lib.generator import generate
 from pipelines.lib.runs import process_tags
-from pipelines.lib.warehouse import connect
 from pipelines.project import DASHBOARDS_DIR
+from tests.conftest import warehouse_held
 from tests.integration.dashboard_app import shown
 
 ORDERS = 600
@@ -177,25 +177,8 @@ def test_oms_run_refuses_beside_another_writer_and_clears_what_a_gone_one_left(o
         instance.report_run_canceled(going)
 
     # Another process has the warehouse open (as a Dagster run would): DuckDB names it.
-    with connect(oms_env.warehouse_path):
-        pass  # the file exists, as after any batch
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
-            "print('ready', flush=True); time.sleep(120)",
-            str(oms_env.warehouse_path),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with warehouse_held(oms_env.warehouse_path) as holder:
         locked = CliRunner().invoke(app, ["run"], env={"COLUMNS": "300"})
-    finally:
-        holder.kill()
-        holder.wait()
     assert locked.exit_code == 2
     assert "another process has the warehouse open" in locked.stderr
     assert f"PID {holder.pid}" in locked.stderr

@@ -4,8 +4,6 @@ and the batch goes on, with the retry in the run's record."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import dagster as dg
@@ -14,6 +12,7 @@ import pytest
 from pipelines.definitions import build_definitions
 from pipelines.lib.generator import generate
 from pipelines.lib.warehouse import connect, scalar
+from tests.conftest import warehouse_held
 
 pytestmark = pytest.mark.slow
 
@@ -28,23 +27,8 @@ def test_a_locked_warehouse_is_retried_and_the_batch_goes_on(oms_env):
     summary = generate(
         oms_env.inbox, orders=30, seed=3, days=1, reference_dir=oms_env.reference_dir
     )
-    with connect(oms_env.warehouse_path):
-        pass  # the warehouse exists, as after any batch
     job = build_definitions().resolve_job_def("order_batch")  # before the clock starts
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
-            "print('ready', flush=True); time.sleep(float(sys.argv[2]))",
-            str(oms_env.warehouse_path),
-            str(HOLD_SECONDS),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with warehouse_held(oms_env.warehouse_path, HOLD_SECONDS):
         began = time.monotonic()
         with dg.DagsterInstance.get() as instance:
             result = job.execute_in_process(
@@ -57,9 +41,6 @@ def test_a_locked_warehouse_is_retried_and_the_batch_goes_on(oms_env):
                 for e in instance.all_logs(result.run_id)
                 if e.dagster_event and e.dagster_event.event_type_value == "STEP_UP_FOR_RETRY"
             ]
-    finally:
-        holder.kill()
-        holder.wait()
     assert result.success
     assert time.monotonic() - began >= 20  # the policy's delay before the second try
     assert [e.dagster_event.step_key for e in retried] == ["intake"]
